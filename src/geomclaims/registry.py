@@ -1,0 +1,190 @@
+"""The registry that connects a claim's ``experiment`` key to the study code producing its evidence.
+
+A study registers, for each experiment key it owns (``"execution/attention_only"``), an *evidence function*
+``(case: ClaimCase, ctx: RunContext) -> Evidence``. The function reads ``case.claim.metric`` and ``case.params``,
+obtains (cached) experiment results through ``ctx.run(...)``, and returns the measured samples (one per seed,
+usually) and the null samples. ``geomclaims.runner`` turns that into a verdict; pytest and the CLI both go through
+the runner, so a claim is judged the same way everywhere.
+
+A study also registers its profile settings (``smoke`` / ``ci`` / ``full``) and, optionally, a report-section
+renderer that draws figures from the ``details`` its evidence functions put in results.json.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from geomclaims.claims import ClaimCase
+    from geomclaims.store import Store
+
+STUDY_MODULES: dict[str, str] = {
+    "stratified": "geomclaims.studies.stratified",
+    "signature": "geomclaims.studies.signature",
+    "execution": "geomclaims.studies.execution",
+}
+PAPER_STUDY: dict[str, str] = {
+    "stratified_manifolds": "stratified",
+    "probability_signature": "signature",
+    "execution_manifolds": "execution",
+}
+
+
+class Untestable(Exception):
+    """Raised by an evidence function when the evidence cannot be produced as published (give the reason)."""
+
+
+@dataclass
+class Evidence:
+    """What an evidence function hands back for one claim case.
+
+    measured: samples of the claim's metric (one per seed; or one value with ``aggregate: single``).
+    null: samples of the same metric under the claim's null/control, or None when the claim has no null or uses a
+        ``ci_above``/``ci_below`` rule.
+    details: small JSON-serialisable extras (lists of floats, strings) kept in results.json for the report's
+        figures and tables: curves, per-seed tables, accuracies. Keep it small (a few thousand numbers at most).
+    notes: one-line remarks for the report (e.g. "variant paper-sgd learned nothing in the ci budget").
+    """
+
+    measured: np.ndarray | list[float]
+    null: np.ndarray | list[float] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+EvidenceFn = Callable[["ClaimCase", "RunContext"], Evidence]
+SectionFn = Callable[[list[dict[str, Any]], Path], str]
+
+_EVIDENCE: dict[str, EvidenceFn] = {}
+_PROFILES: dict[str, dict[str, dict[str, Any]]] = {}
+_SECTIONS: dict[str, SectionFn] = {}
+
+
+def evidence(experiment_key: str) -> Callable[[EvidenceFn], EvidenceFn]:
+    """Decorator: register the evidence function for a claim ``experiment`` key ``"study/name"``."""
+
+    def wrap(fn: EvidenceFn) -> EvidenceFn:
+        if experiment_key in _EVIDENCE and _EVIDENCE[experiment_key] is not fn:
+            raise ValueError(f"experiment key {experiment_key!r} registered twice")
+        _EVIDENCE[experiment_key] = fn
+        return fn
+
+    return wrap
+
+
+def register_profiles(study: str, settings: Mapping[str, Mapping[str, Any]]) -> None:
+    """Register a study's settings per profile; all of smoke, ci and full are required."""
+    from geomclaims.claims import PROFILES
+
+    missing = [p for p in PROFILES if p not in settings]
+    if missing:
+        raise ValueError(f"study {study!r} profiles lack {missing}")
+    _PROFILES[study] = {p: dict(v) for p, v in settings.items()}
+
+
+def report_section(study: str) -> Callable[[SectionFn], SectionFn]:
+    """Decorator: register ``fn(claim_results, figure_dir) -> markdown`` for a study's report section.
+
+    ``claim_results`` are this study's entries of results.json (dicts, with ``details``). The function writes PNGs
+    into ``figure_dir`` and returns markdown that links them relative to the report (``figures/<name>.png``). It must
+    depend only on its arguments, so a report is deterministic given results.json.
+    """
+
+    def wrap(fn: SectionFn) -> SectionFn:
+        _SECTIONS[study] = fn
+        return fn
+
+    return wrap
+
+
+def load_study(study: str) -> None:
+    if study not in STUDY_MODULES:
+        raise KeyError(f"unknown study {study!r}; known: {sorted(STUDY_MODULES)}")
+    importlib.import_module(STUDY_MODULES[study])
+
+
+def study_of(experiment_key: str) -> str:
+    return experiment_key.split("/", 1)[0]
+
+
+def get_evidence_fn(experiment_key: str) -> EvidenceFn:
+    load_study(study_of(experiment_key))
+    try:
+        return _EVIDENCE[experiment_key]
+    except KeyError:
+        known = sorted(k for k in _EVIDENCE if study_of(k) == study_of(experiment_key))
+        raise KeyError(f"no evidence function registered for experiment {experiment_key!r}; known: {known}") from None
+
+
+def study_settings(study: str, profile: str) -> dict[str, Any]:
+    load_study(study)
+    try:
+        return dict(_PROFILES[study][profile])
+    except KeyError:
+        raise KeyError(f"study {study!r} has no settings for profile {profile!r}") from None
+
+
+def get_section_fn(study: str) -> SectionFn | None:
+    try:
+        load_study(study)
+    except ImportError:
+        return None
+    return _SECTIONS.get(study)
+
+
+@dataclass
+class RunContext:
+    """Everything an evidence function may use besides the claim case.
+
+    ``settings`` are the study's settings for the profile; ``run(name, config, seed, fn)`` returns a cached
+    experiment result (``fn(config, seed) -> dict``), computing it once per process and once per cache.
+    """
+
+    profile: str
+    study: str
+    settings: dict[str, Any]
+    store: Store
+    device: str = "cpu"
+    progress: bool = True
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def run(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        seed: int,
+        fn: Callable[[Mapping[str, Any], int], Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        """Result of ``fn(config, seed)`` for experiment ``name``, from memory, the disk cache, or computed."""
+        key = self.store.key(f"{self.study}/{name}", config, seed, code_version=study_code_version(self.study))
+        if key not in self._memo:
+            self._memo[key] = self.store.get_or_compute(
+                key, f"{self.study}/{name}", config, seed, fn, device=self.device, progress=self.progress
+            )
+        return self._memo[key]
+
+
+@functools.lru_cache(maxsize=None)
+def study_code_version(study: str) -> str:
+    """Hash of the study's and the metrics' source files: a code change invalidates that study's cached results."""
+
+    load_study(study)
+    module = importlib.import_module(STUDY_MODULES[study])
+    root = Path(module.__file__).parent  # type: ignore[arg-type]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    metrics_root = Path(__file__).parent / "metrics"
+    for path in sorted(metrics_root.rglob("*.py")):
+        h.update(path.relative_to(metrics_root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]

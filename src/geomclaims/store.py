@@ -1,0 +1,252 @@
+"""Content-addressed cache of experiment results.
+
+A result is a flat mapping ``name -> numpy array | number | string | list`` (nested dicts are flattened with
+``/``). It is stored as one ``.npz`` (arrays, plus the JSON of everything else and the provenance under
+``__meta__``) next to a ``.sha256`` sidecar. Writes go to a temporary file that is fsynced and renamed, so an
+interrupted run never leaves a file a later run trusts; on read the checksum is verified and a corrupt or
+half-written entry is recomputed with a warning.
+
+The key is the sha256 of (experiment name, canonical JSON of the config, seed, study code version): change any
+of them and the result is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geomclaims.paths import cache_root
+
+META_KEY = "__meta__"
+TRACKED_PACKAGES = ("geomclaims", "torch", "numpy", "scipy", "scikit-learn", "transformers", "datasets", "tokenizers")
+
+
+class CacheCorruption(RuntimeError):
+    pass
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace; tuples become lists. Raises on values JSON cannot hold."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"config value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a fsynced temporary file in the same directory and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def git_sha(root: str | Path | None = None) -> str:
+    from geomclaims.paths import project_root
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root or project_root(), capture_output=True, text=True, timeout=5
+        )
+        sha = out.stdout.strip()
+        if out.returncode != 0 or not sha:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root or project_root(),
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def provenance(device: str = "cpu") -> dict[str, Any]:
+    import torch
+
+    return {
+        "git_sha": git_sha(),
+        "packages": package_versions(),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "host": socket.gethostname(),
+    }
+
+
+def flatten(result: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in result.items():
+        if "/" in key or key == META_KEY:
+            raise ValueError(f"result key {key!r} may not contain '/' or be {META_KEY!r}")
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _to_arrays(result: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays: dict[str, np.ndarray] = {}
+    plain: dict[str, Any] = {}
+    for key, value in flatten(result).items():
+        if hasattr(value, "detach"):  # torch tensor
+            value = value.detach().cpu().numpy()
+        if isinstance(value, np.ndarray):
+            if value.dtype == object:
+                raise ValueError(f"result entry {key!r} is an object array; store numbers or strings only")
+            arrays[key] = value
+        elif isinstance(value, (np.generic,)):
+            plain[key] = value.item()
+        elif isinstance(value, (int, float, str, bool, list, tuple)) or value is None:
+            plain[key] = list(value) if isinstance(value, tuple) else value
+        else:
+            raise ValueError(f"result entry {key!r} has unsupported type {type(value).__name__}")
+    return arrays, plain
+
+
+class Store:
+    """Disk cache of experiment results under ``root`` (default ``$GEOMCLAIMS_CACHE/results``)."""
+
+    def __init__(self, root: str | Path | None = None, *, enabled: bool = True):
+        self.root = Path(root) if root else cache_root() / "results"
+        self.enabled = enabled
+
+    @staticmethod
+    def key(name: str, config: Mapping[str, Any], seed: int, code_version: str = "") -> str:
+        payload = canonical_json({"name": name, "config": config, "seed": int(seed), "code": code_version})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The stored result, or None when absent. Raises CacheCorruption on a checksum or format problem."""
+        path = self.path(key)
+        sidecar = path.with_suffix(".sha256")
+        if not path.exists():
+            return None
+        if not sidecar.exists():
+            raise CacheCorruption(f"{path}: no checksum sidecar (interrupted write?)")
+        expected = sidecar.read_text().strip()
+        actual = sha256_file(path)
+        if actual != expected:
+            raise CacheCorruption(f"{path}: sha256 {actual[:12]} != recorded {expected[:12]}")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                out: dict[str, Any] = {k: npz[k] for k in npz.files if k != META_KEY}
+                meta = json.loads(bytes(npz[META_KEY]).decode())
+        except Exception as exc:  # a valid checksum over an unreadable file: treat as corruption
+            raise CacheCorruption(f"{path}: unreadable ({exc})") from exc
+        out.update(meta["plain"])
+        out[META_KEY] = meta["provenance"]
+        return out
+
+    def save(self, key: str, result: Mapping[str, Any], prov: Mapping[str, Any]) -> None:
+        import io
+
+        arrays, plain = _to_arrays(result)
+        meta = {"plain": plain, "provenance": dict(prov)}
+        arrays[META_KEY] = np.frombuffer(canonical_json(meta).encode(), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        data = buf.getvalue()
+        path = self.path(key)
+        # Data first, checksum last: a crash in between leaves a file without a sidecar, which is never trusted.
+        path.with_suffix(".sha256").unlink(missing_ok=True)
+        atomic_write_bytes(path, data)
+        atomic_write_bytes(path.with_suffix(".sha256"), hashlib.sha256(data).hexdigest().encode())
+
+    def get_or_compute(
+        self,
+        key: str,
+        name: str,
+        config: Mapping[str, Any],
+        seed: int,
+        fn: Callable[[Mapping[str, Any], int], Mapping[str, Any]],
+        *,
+        device: str = "cpu",
+        progress: bool = True,
+    ) -> dict[str, Any]:
+        if self.enabled:
+            try:
+                cached = self.load(key)
+            except CacheCorruption as exc:
+                warnings.warn(f"recomputing corrupt cache entry: {exc}", stacklevel=2)
+                cached = None
+            if cached is not None:
+                return cached
+        if progress:
+            print(f"[geomclaims] computing {name} seed={seed} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        result = dict(fn(config, seed))
+        wall = time.perf_counter() - start
+        prov = {
+            **provenance(device),
+            "experiment": name,
+            "config": json.loads(canonical_json(config)),
+            "seed": int(seed),
+            "wall_s": round(wall, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        if progress:
+            print(f"[geomclaims] {name} seed={seed} done in {wall:.1f}s", file=sys.stderr, flush=True)
+        if self.enabled:
+            self.save(key, result, prov)
+            loaded = self.load(key)
+            assert loaded is not None
+            return loaded
+        arrays, plain = _to_arrays(result)  # same shapes and types as a cache round trip
+        out: dict[str, Any] = {**arrays, **json.loads(canonical_json(plain)), META_KEY: prov}
+        return out
