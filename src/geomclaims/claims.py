@@ -153,7 +153,10 @@ class Claim:
         if not self.params:
             return [ClaimCase(self, {})]
         axes = list(self.params)
-        return [ClaimCase(self, dict(zip(axes, combo))) for combo in itertools.product(*self.params.values())]
+        return [
+            ClaimCase(self, dict(zip(axes, combo, strict=True)))
+            for combo in itertools.product(*self.params.values())
+        ]
 
     def expected(self, profile: str) -> Verdict:
         return self.expected_verdict.get(profile, Verdict.REPLICATED)
@@ -271,7 +274,9 @@ def _parse_expect(obj: Any, path: Path, cid: str) -> Expect:
     if op == "approx" and rel is None and abs_ is None:
         raise ClaimFileError(path, cid, "expect", "'approx' needs rel and/or abs")
     if op != "approx" and (rel is not None or abs_ is not None):
-        raise ClaimFileError(path, cid, "expect.rel" if rel is not None else "expect.abs", f"only for 'approx', not {op!r}")
+        raise ClaimFileError(
+            path, cid, "expect.rel" if rel is not None else "expect.abs", f"only for 'approx', not {op!r}"
+        )
     return Expect(op=op, value=value, rel=rel, abs=abs_)
 
 
@@ -353,12 +358,17 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
     expected: dict[str, Verdict] = {}
     for profile, verdict in ev.items():
         if profile not in PROFILES:
-            raise ClaimFileError(path, cid, f"expected_verdict.{profile}", f"unknown profile; use {list(PROFILES)}")
+            raise ClaimFileError(
+                path, cid, f"expected_verdict.{profile}", f"unknown profile; use {list(PROFILES)}"
+            )
         try:
             expected[profile] = Verdict(verdict)
         except ValueError:
             raise ClaimFileError(
-                path, cid, f"expected_verdict.{profile}", f"unknown verdict {verdict!r}; use {[v.value for v in Verdict]}"
+                path,
+                cid,
+                f"expected_verdict.{profile}",
+                f"unknown verdict {verdict!r}; use {[v.value for v in Verdict]}",
             ) from None
     expected_reason = str(d.get("expected_reason", ""))
     if any(v != Verdict.REPLICATED for v in expected.values()) and not expected_reason.strip():
@@ -366,7 +376,9 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
 
     aggregate = d.get("aggregate", "median_over_seeds")
     if aggregate not in AGGREGATES:
-        raise ClaimFileError(path, cid, "aggregate", f"unknown aggregate {aggregate!r}; use one of {list(AGGREGATES)}")
+        raise ClaimFileError(
+            path, cid, "aggregate", f"unknown aggregate {aggregate!r}; use one of {list(AGGREGATES)}"
+        )
     markers = d.get("markers", [])
     if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
         raise ClaimFileError(path, cid, "markers", f"expected a list of marker names, got {markers!r}")
@@ -421,7 +433,10 @@ def load_claims(path: str | Path) -> PaperClaims:
     tvc_raw = d.get("text_vs_code", []) or []
     if not isinstance(tvc_raw, list):
         raise ClaimFileError(path, None, "text_vs_code", "expected a list")
-    tvc = tuple(_check_keys(row, _TEXT_VS_CODE_KEYS, path, None, f"text_vs_code[{i}]") for i, row in enumerate(tvc_raw))
+    tvc = tuple(
+        _check_keys(row, _TEXT_VS_CODE_KEYS, path, None, f"text_vs_code[{i}]")
+        for i, row in enumerate(tvc_raw)
+    )
     return PaperClaims(
         paper_id=paper_id,
         title=_string(paper["title"], path, None, "paper.title"),
@@ -446,7 +461,9 @@ def load_all(directory: str | Path | None = None) -> dict[str, PaperClaims]:
     for path in sorted(directory.glob("*.yaml")):
         pc = load_claims(path)
         if pc.paper_id in papers:
-            raise ClaimFileError(path, None, "paper.id", f"paper id {pc.paper_id!r} also used by {papers[pc.paper_id].path}")
+            raise ClaimFileError(
+                path, None, "paper.id", f"paper id {pc.paper_id!r} also used by {papers[pc.paper_id].path}"
+            )
         papers[pc.paper_id] = pc
     return papers
 
@@ -525,7 +542,9 @@ def bootstrap_ci(
 
 def summarize(samples: Iterable[float] | np.ndarray, how: str = "median_over_seeds") -> Summary:
     arr = _finite_samples(samples, "measured samples")
-    return Summary(value=aggregate(arr, how), ci=bootstrap_ci(arr, how), n=int(arr.size), samples=tuple(arr.tolist()))
+    return Summary(
+        value=aggregate(arr, how), ci=bootstrap_ci(arr, how), n=int(arr.size), samples=tuple(arr.tolist())
+    )
 
 
 def decide(
@@ -551,7 +570,9 @@ def decide(
             if null_arr.size < 2:
                 raise ValueError(f"null '{rule.name}' needs >= 2 samples for a quantile, got {null_arr.size}")
             threshold = float(np.quantile(null_arr, rule.q))
-            beats = measured.value < threshold if rule.rule == "below_quantile" else measured.value > threshold
+            beats = (
+                measured.value < threshold if rule.rule == "below_quantile" else measured.value > threshold
+            )
             null_median = float(np.median(null_arr))
             share = float(np.mean([expect.holds(float(x)) for x in null_arr]))
             null_meets_paper = share >= NULL_SATISFIES_FRACTION

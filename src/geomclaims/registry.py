@@ -121,7 +121,9 @@ def get_evidence_fn(experiment_key: str) -> EvidenceFn:
         return _EVIDENCE[experiment_key]
     except KeyError:
         known = sorted(k for k in _EVIDENCE if study_of(k) == study_of(experiment_key))
-        raise KeyError(f"no evidence function registered for experiment {experiment_key!r}; known: {known}") from None
+        raise KeyError(
+            f"no evidence function registered for experiment {experiment_key!r}; known: {known}"
+        ) from None
 
 
 def study_settings(study: str, profile: str) -> dict[str, Any]:
@@ -164,7 +166,9 @@ class RunContext:
         fn: Callable[[Mapping[str, Any], int], Mapping[str, Any]],
     ) -> dict[str, Any]:
         """Result of ``fn(config, seed)`` for experiment ``name``, from memory, the disk cache, or computed."""
-        key = self.store.key(f"{self.study}/{name}", config, seed, code_version=study_code_version(self.study))
+        key = self.store.key(
+            f"{self.study}/{name}", config, seed, code_version=study_code_version(self.study)
+        )
         if key not in self._memo:
             self._memo[key] = self.store.get_or_compute(
                 key, f"{self.study}/{name}", config, seed, fn, device=self.device, progress=self.progress
@@ -172,7 +176,7 @@ class RunContext:
         return self._memo[key]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def study_code_version(study: str) -> str:
     """Hash of the study's and the metrics' source files: a code change invalidates that study's cached results."""
 

@@ -76,6 +76,16 @@ class Session:
         }
 
 
+def latest_dir(profile: str) -> Path:
+    """Where a run writes its results.json and report: ``reports/<profile>/latest`` (not committed).
+
+    The committed baseline lives one level up (``reports/ci/``) and only ``geomclaims gate --regen`` writes it.
+    """
+    from geomclaims.paths import project_root
+
+    return project_root() / "reports" / profile / "latest"
+
+
 def natural_key(text: str) -> list[Any]:
     """Sort E2 before E10."""
     import re
@@ -105,7 +115,9 @@ def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
         fn = get_evidence_fn(claim.experiment)
         ev = fn(case, ctx)
         if not isinstance(ev, Evidence):
-            raise TypeError(f"evidence function for {claim.experiment!r} returned {type(ev).__name__}, not Evidence")
+            raise TypeError(
+                f"evidence function for {claim.experiment!r} returned {type(ev).__name__}, not Evidence"
+            )
         null_samples = None if ev.null is None else np.asarray(ev.null, dtype=float)
         decision = decide(
             np.asarray(ev.measured, dtype=float),
@@ -146,7 +158,13 @@ def decision_entry(decision: Decision, null_reason: str | None = None) -> dict[s
     null = None
     if decision.null is not None:
         n = decision.null
-        null = {"name": n.name, "median": n.median, "q025": n.q025, "q975": n.q975, "samples": list(n.samples)}
+        null = {
+            "name": n.name,
+            "median": n.median,
+            "q025": n.q025,
+            "q975": n.q975,
+            "samples": list(n.samples),
+        }
     return {
         "verdict": decision.verdict.value,
         "measured": {"value": m.value, "ci": list(m.ci), "n": m.n, "samples": list(m.samples)},
@@ -203,7 +221,9 @@ def read_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def select_cases(papers: Iterable[Any], paper: str | None = None, claim_ids: Iterable[str] | None = None) -> list[ClaimCase]:
+def select_cases(
+    papers: Iterable[Any], paper: str | None = None, claim_ids: Iterable[str] | None = None
+) -> list[ClaimCase]:
     wanted = set(claim_ids or [])
     out: list[ClaimCase] = []
     for pc in papers:

@@ -32,7 +32,16 @@ import numpy as np
 from geomclaims.paths import cache_root
 
 META_KEY = "__meta__"
-TRACKED_PACKAGES = ("geomclaims", "torch", "numpy", "scipy", "scikit-learn", "transformers", "datasets", "tokenizers")
+TRACKED_PACKAGES = (
+    "geomclaims",
+    "torch",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "transformers",
+    "datasets",
+    "tokenizers",
+)
 
 
 class CacheCorruption(RuntimeError):
@@ -83,7 +92,11 @@ def git_sha(root: str | Path | None = None) -> str:
 
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root or project_root(), capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            cwd=root or project_root(),
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         sha = out.stdout.strip()
         if out.returncode != 0 or not sha:

@@ -1,0 +1,5 @@
+import sys
+
+from geomclaims.cli import main
+
+sys.exit(main())

@@ -1,0 +1,252 @@
+"""Markdown validation report rendered from a results.json (plus the claims files' text-vs-code tables).
+
+Deterministic given its inputs: no timestamps beyond the ones in results.json, sorted rows, fixed figure sizes,
+PNGs written without metadata.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from geomclaims.claims import ClaimFileError, PaperClaims, Verdict, load_all
+from geomclaims.registry import PAPER_STUDY, get_section_fn
+from geomclaims.runner import natural_key, read_results
+
+VERDICT_ORDER = [v.value for v in Verdict]
+VERDICT_MARK = {
+    "replicated": "✅ replicated",
+    "trivial": "⚪ trivial",
+    "not_replicated": "❌ not replicated",
+    "untestable": "⛔ untestable",
+}
+VERDICT_COLOR = {
+    "replicated": "#2e7d32",
+    "trivial": "#9e9e9e",
+    "not_replicated": "#c62828",
+    "untestable": "#6d4c41",
+}
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4 or abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def measured_cell(entry: dict[str, Any]) -> str:
+    m = entry.get("measured")
+    if not m:
+        return "—"
+    lo, hi = m["ci"]
+    return f"{fmt(m['value'])} [{fmt(lo)}, {fmt(hi)}] (n={m['n']})"
+
+
+def null_cell(entry: dict[str, Any]) -> str:
+    n = entry.get("null")
+    if not n:
+        reason = entry.get("null_reason")
+        return f"none ({reason})" if reason else "—"
+    if n.get("q025") is None:
+        return f"{n['name']}: CI vs {fmt(n['median'])}"
+    return f"{n['name']}: {fmt(n['median'])} [{fmt(n['q025'])}, {fmt(n['q975'])}]"
+
+
+def _escape(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def summary_rows(claims: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    by_paper: dict[str, list[dict[str, Any]]] = {}
+    for e in claims:
+        by_paper.setdefault(e["paper"], []).append(e)
+    for paper in sorted(by_paper):
+        entries = by_paper[paper]
+        counts = Counter(e["verdict"] for e in entries)
+        as_expected = sum(e["verdict"] == e.get("expected_verdict", "replicated") for e in entries)
+        rows.append(
+            [paper, *[counts.get(v, 0) for v in VERDICT_ORDER], len(entries), f"{as_expected}/{len(entries)}"]
+        )
+    return rows
+
+
+def _summary_figure(claims: list[dict[str, Any]], fig_dir: Path) -> str | None:
+    if not claims:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = summary_rows(claims)
+    papers = [r[0] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(papers)))
+    left = [0] * len(papers)
+    for j, verdict in enumerate(VERDICT_ORDER):
+        counts = [r[1 + j] for r in rows]
+        ax.barh(papers, counts, left=left, color=VERDICT_COLOR[verdict], label=verdict.replace("_", " "))
+        left = [a + b for a, b in zip(left, counts, strict=True)]
+    ax.set_xlabel("claim cases")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    path = fig_dir / "summary_verdicts.png"
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return f"figures/{path.name}"
+
+
+def paper_table(entries: list[dict[str, Any]]) -> str:
+    rows = []
+    for e in sorted(entries, key=lambda e: natural_key(e["id"])):
+        verdict = VERDICT_MARK.get(e["verdict"], e["verdict"])
+        if e["verdict"] != e.get("expected_verdict", "replicated"):
+            verdict += f" (expected {e['expected_verdict']})"
+        rows.append(
+            [
+                f"`{e['id']}`",
+                _escape(e["statement"]),
+                _escape(e["section"]),
+                _escape(e.get("paper_value") or e.get("expect", "")),
+                f"{_escape(e['metric'])} {_escape(e.get('expect', ''))}",
+                measured_cell(e),
+                _escape(null_cell(e)),
+                verdict,
+            ]
+        )
+    return tabulate(
+        rows,
+        headers=[
+            "id",
+            "claim (paraphrase)",
+            "section",
+            "paper value",
+            "condition",
+            "measured [95% CI] (n)",
+            "null [2.5%, 97.5%]",
+            "verdict",
+        ],
+        tablefmt="github",
+    )
+
+
+def explanations(entries: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for e in sorted(entries, key=lambda e: natural_key(e["id"])):
+        if e["verdict"] == "replicated" and not e.get("notes"):
+            continue
+        text = f"- **{e['id']}** — {_escape(e.get('explanation', ''))}"
+        if e.get("expected_reason") and e["verdict"] != "replicated":
+            text += f" *Why we expect this:* {_escape(e['expected_reason'])}"
+        for note in e.get("notes", []):
+            text += f" Note: {_escape(note)}"
+        lines.append(text)
+    return lines
+
+
+def text_vs_code_table(pc: PaperClaims) -> str:
+    if not pc.text_vs_code:
+        return ""
+    rows = [
+        [_escape(r["topic"]), _escape(r["paper_text"]), _escape(r["released_code"]), _escape(r["tested_by"])]
+        for r in pc.text_vs_code
+    ]
+    return tabulate(rows, headers=["topic", "paper text", "released code", "tested by"], tablefmt="github")
+
+
+def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        f"- profile: `{results.get('profile')}`; device: `{results.get('device', '?')}`; git: `{results.get('git_sha', '?')}`",
+        f"- created: {results.get('created', '?')}; total wall time: {results.get('wall_s', '?')} s",
+    ]
+    packages = results.get("packages") or {}
+    if packages:
+        lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())))
+    resources = results.get("resources") or []
+    if resources:
+        lines.append("- real resources (registry package, version, sha256 of the assembled file):")
+        for r in resources:
+            lines.append(
+                f"  - {r.get('name')}: `{r.get('package')}=={r.get('version')}` sha256 `{str(r.get('sha256', ''))[:16]}…`"
+            )
+    per_study: dict[str, float] = {}
+    for e in claims:
+        per_study[e.get("study", "?")] = per_study.get(e.get("study", "?"), 0.0) + float(e.get("wall_s", 0.0))
+    if per_study:
+        lines.append(
+            "- wall time per study (s, claim evaluation incl. training on a cold cache): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_study.items()))
+        )
+    lines.append(
+        "- uncertainty: the [95% CI] is a percentile bootstrap of the aggregate over seeds (the samples), not over items."
+    )
+    return lines
+
+
+def render_report(
+    results: dict[str, Any] | str | Path, out_dir: str | Path, claims_dir: str | Path | None = None
+) -> Path:
+    """Write ``out_dir/REPORT.md`` and ``out_dir/figures/*.png``; returns the report path."""
+    if not isinstance(results, dict):
+        results = read_results(results)
+    out_dir = Path(out_dir)
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    claims = results["claims"]
+    try:
+        papers = load_all(claims_dir)
+    except (ClaimFileError, FileNotFoundError):
+        papers = {}
+
+    lines = [f"# geomclaims validation report — `{results['profile']}` profile", ""]
+    lines.append(
+        "Each claim from the three papers is measured on models trained or loaded here, compared with the paper's "
+        "condition AND with a null/control. `replicated` = condition holds and the null is beaten; `trivial` = the "
+        "null meets it too; `not_replicated` = condition fails; `untestable` = the evidence cannot be produced here."
+    )
+    lines += ["", "## Summary", ""]
+    lines.append(
+        tabulate(
+            summary_rows(claims), headers=["paper", *VERDICT_ORDER, "cases", "as expected"], tablefmt="github"
+        )
+    )
+    fig = _summary_figure(claims, fig_dir)
+    if fig:
+        lines += ["", f"![verdicts per paper]({fig})"]
+
+    by_paper: dict[str, list[dict[str, Any]]] = {}
+    for e in claims:
+        by_paper.setdefault(e["paper"], []).append(e)
+    for paper_id in sorted(by_paper):
+        entries = by_paper[paper_id]
+        pc = papers.get(paper_id)
+        title = f"{pc.title} (`{paper_id}`)" if pc else f"`{paper_id}`"
+        lines += ["", f"## {title}", ""]
+        if pc:
+            lines += [f"Source: `{pc.source}`", ""]
+        lines.append(paper_table(entries))
+        notes = explanations(entries)
+        if notes:
+            lines += ["", "**Verdict notes**", "", *notes]
+        study = PAPER_STUDY.get(paper_id)
+        section_fn = get_section_fn(study) if study else None
+        if section_fn is not None:
+            lines += ["", section_fn(sorted(entries, key=lambda e: natural_key(e["id"])), fig_dir).rstrip()]
+        if pc and pc.text_vs_code:
+            lines += ["", "### Paper text vs released code", "", text_vs_code_table(pc)]
+
+    lines += ["", "## Provenance", "", *provenance_block(results, claims), ""]
+    report = out_dir / "REPORT.md"
+    from geomclaims.store import atomic_write_bytes
+
+    atomic_write_bytes(report, "\n".join(lines).encode())
+    return report
