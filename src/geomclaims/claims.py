@@ -336,6 +336,9 @@ def _parse_params(obj: Any, path: Path, cid: str) -> dict[str, tuple[Any, ...]]:
 def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
     cid = obj.get("id") if isinstance(obj, Mapping) else None
     cid = cid if isinstance(cid, str) else f"#{index}"
+    if isinstance(obj, Mapping) and None in obj:
+        # YAML reads a bare `null:` key as None; the schema's field is the string "null".
+        obj = {("null" if k is None else k): v for k, v in obj.items()}
     d = _check_keys(obj, _CLAIM_KEYS, path, cid, "")
     _string(d["id"], path, cid, "id")
     for key in ("section", "statement", "experiment", "metric"):

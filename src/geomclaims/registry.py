@@ -38,6 +38,13 @@ PAPER_STUDY: dict[str, str] = {
 }
 
 
+def register_study(study: str, module: str, paper_id: str | None = None) -> None:
+    """Make an extra study importable by name (a plugin study, or the fixture study the spine tests use)."""
+    STUDY_MODULES[study] = module
+    if paper_id:
+        PAPER_STUDY[paper_id] = study
+
+
 class Untestable(Exception):
     """Raised by an evidence function when the evidence cannot be produced as published (give the reason)."""
 
@@ -72,8 +79,13 @@ def evidence(experiment_key: str) -> Callable[[EvidenceFn], EvidenceFn]:
     """Decorator: register the evidence function for a claim ``experiment`` key ``"study/name"``."""
 
     def wrap(fn: EvidenceFn) -> EvidenceFn:
-        if experiment_key in _EVIDENCE and _EVIDENCE[experiment_key] is not fn:
-            raise ValueError(f"experiment key {experiment_key!r} registered twice")
+        prev = _EVIDENCE.get(experiment_key)
+        # Re-importing the same module re-registers the same function: fine. Two different functions: a bug.
+        if prev is not None and (prev.__module__, prev.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(
+                f"experiment key {experiment_key!r} registered twice ({prev.__module__}.{prev.__qualname__}, "
+                f"{fn.__module__}.{fn.__qualname__})"
+            )
         _EVIDENCE[experiment_key] = fn
         return fn
 

@@ -1,0 +1,49 @@
+"""Metrics shared by all studies: pure functions, numpy/torch in, numpy arrays or Python floats out.
+
+One convention per metric (see ../../../DESIGN.md "Metric conventions" and each docstring).
+"""
+
+from .information import ari, attention_entropy, nmi, row_entropy
+from .nulls import (
+    label_permutation,
+    random_partition,
+    random_walk,
+    sign_flip_increments,
+    step_matched_random_walk,
+)
+from .similarity import MantelResult, cosine_matrix, mantel, percentile_bin_alignment, r_cos, r_order
+from .spectra import effective_rank, explained_variance, participation_ratio, variance_spectrum
+from .subspaces import (
+    orthonormal_basis,
+    perpendicular_share,
+    principal_angles,
+    projection_ratio,
+    random_subspace_ratio,
+)
+
+__all__ = [
+    "MantelResult",
+    "ari",
+    "attention_entropy",
+    "cosine_matrix",
+    "effective_rank",
+    "explained_variance",
+    "label_permutation",
+    "mantel",
+    "nmi",
+    "orthonormal_basis",
+    "participation_ratio",
+    "percentile_bin_alignment",
+    "perpendicular_share",
+    "principal_angles",
+    "projection_ratio",
+    "r_cos",
+    "r_order",
+    "random_partition",
+    "random_subspace_ratio",
+    "random_walk",
+    "row_entropy",
+    "sign_flip_increments",
+    "step_matched_random_walk",
+    "variance_spectrum",
+]

@@ -1,0 +1,146 @@
+"""Marker-based modular arithmetic (paper E, Sec. 3.1).
+
+A sequence of length ``T`` holds ``m`` marker tokens at non-adjacent positions; the token right after each
+marker is a value in ``{0, ..., C-1}``; the target is the sum (or product) of the marked values mod ``C``. Every
+other position holds an i.i.d. distractor. The last position is a fixed query token whose output is read out,
+so the model must route the marked values to the end of the sequence.
+
+Vocabulary layout (``Vocab``): values ``0..C-1``, then the marker, then the query token, then the distractor-only
+tokens. By default distractors are drawn from the distractor-only tokens *and* the value tokens, so a value token
+by itself does not tell the model it is marked — it has to look at the preceding marker (the paper says the
+remaining positions must be ignored; with value-free distractors summing every value token would solve the task
+without any selective attention).
+
+The generator uses its own ``numpy.random.Generator`` (never torch's RNG), so data order is a function of the
+data seed alone and an ensemble member sees the same batches as the same seed trained alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OPS = ("add", "mul")
+SCHEDULES = ("mixed", "curriculum")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Task parameters. ``m_values`` are the marker counts trained on (mixed: uniform over them per sample)."""
+
+    T: int = 32
+    C: int = 8
+    m_values: tuple[int, ...] = (1, 2, 3, 4)
+    op: str = "add"
+    n_distractors: int = 16
+    distractor_values: bool = True
+    schedule: str = "mixed"
+
+    def __post_init__(self) -> None:
+        if self.op not in OPS:
+            raise ValueError(f"op must be one of {OPS}, got {self.op!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.C < 2 or self.n_distractors < 1:
+            raise ValueError("need C >= 2 and at least one distractor token")
+        if not self.m_values or min(self.m_values) < 1:
+            raise ValueError(f"m_values must be positive, got {self.m_values}")
+        # m marker/value pairs with a gap between markers need 2m - 1 slots in the T - 1 positions before the query.
+        if 2 * max(self.m_values) > self.T - 1:
+            raise ValueError(f"T={self.T} is too short for m={max(self.m_values)} non-adjacent marker/value pairs")
+
+    @property
+    def vocab(self) -> Vocab:
+        return Vocab(self.C, self.n_distractors)
+
+    @staticmethod
+    def from_config(cfg: dict) -> TaskSpec:
+        d = dict(cfg)
+        d["m_values"] = tuple(int(m) for m in d.get("m_values", (1, 2, 3, 4)))
+        return TaskSpec(**d)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    C: int
+    n_distractors: int
+    marker: int = field(init=False)
+    query: int = field(init=False)
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "marker", self.C)
+        object.__setattr__(self, "query", self.C + 1)
+        object.__setattr__(self, "size", self.C + 2 + self.n_distractors)
+
+    @property
+    def distractor_ids(self) -> np.ndarray:
+        return np.arange(self.C + 2, self.size)
+
+
+@dataclass
+class Batch:
+    """tokens [B, T] int64, target [B] int64, m [B] int64, marker_pos [B, m_max] (-1 where unused)."""
+
+    tokens: np.ndarray
+    target: np.ndarray
+    m: np.ndarray
+    marker_pos: np.ndarray
+
+
+def _marker_positions(rng: np.random.Generator, n: int, m: int, T: int) -> np.ndarray:
+    """[n, m] sorted marker positions in [0, T-3] with gaps >= 2 (markers never adjacent; value slot p+1 free).
+
+    Choosing m sorted positions among ``N - (m - 1)`` slots and adding ``0, 1, ..., m-1`` is a bijection onto
+    position sets with pairwise gaps >= 2, so every admissible layout is equally likely.
+    """
+    n_slots = (T - 2) - (m - 1)  # markers live in [0, T-3] so the value (p+1) precedes the query at T-1
+    keys = rng.random((n, n_slots))
+    chosen = np.sort(np.argsort(keys, axis=1)[:, :m], axis=1)
+    return chosen + np.arange(m)[None, :]
+
+
+def sample(spec: TaskSpec, rng: np.random.Generator, batch: int, m_values: Sequence[int] | None = None) -> Batch:
+    """Draw ``batch`` sequences; each sample's m is uniform over ``m_values`` (default: ``spec.m_values``)."""
+    voc = spec.vocab
+    m_choices = np.asarray(tuple(m_values) if m_values is not None else spec.m_values, dtype=np.int64)
+    T, C = spec.T, spec.C
+    pool = voc.distractor_ids
+    if spec.distractor_values:
+        pool = np.concatenate([np.arange(C), pool])
+    tokens = pool[rng.integers(0, pool.size, size=(batch, T))]
+    tokens[:, T - 1] = voc.query
+    m = m_choices[rng.integers(0, m_choices.size, size=batch)]
+    m_max = int(m_choices.max())
+    marker_pos = np.full((batch, m_max), -1, dtype=np.int64)
+    values = rng.integers(0, C, size=(batch, m_max))
+    target = np.zeros(batch, dtype=np.int64) if spec.op == "add" else np.ones(batch, dtype=np.int64)
+    for mv in np.unique(m):
+        rows = np.flatnonzero(m == mv)
+        pos = _marker_positions(rng, rows.size, int(mv), T)
+        marker_pos[rows, :mv] = pos
+        vals = values[rows, :mv]
+        tokens[rows[:, None], pos] = voc.marker
+        tokens[rows[:, None], pos + 1] = vals
+        if spec.op == "add":
+            target[rows] = vals.sum(axis=1) % C
+        else:
+            target[rows] = np.prod(vals, axis=1) % C
+    return Batch(tokens=tokens, target=target, m=m.astype(np.int64), marker_pos=marker_pos)
+
+
+def stage_m_values(spec: TaskSpec, step: int, total_steps: int) -> tuple[int, ...]:
+    """m values active at ``step``: all of them (mixed) or one per equal-length stage (curriculum, m ascending)."""
+    if spec.schedule == "mixed":
+        return spec.m_values
+    ms = sorted(spec.m_values)
+    stage = min(len(ms) - 1, step * len(ms) // max(total_steps, 1))
+    return (ms[stage],)
+
+
+def data_rng(seed: int, stream: str = "train") -> np.random.Generator:
+    """The data generator of a seed; separate streams for training, evaluation and commutator batches."""
+    streams = {"train": 0, "eval": 1, "commutator": 2, "labels": 3, "sae": 4}
+    return np.random.default_rng([int(seed), streams[stream], 0x5EED])

@@ -1,0 +1,257 @@
+"""Training of the toy embedding models on the addition tasks (paper P Sec. 5.1, App. A), many members at once.
+
+One call of :func:`train_toy` trains every (seed, task, architecture, label mode) member of a config together and
+returns small arrays: anchor embeddings and label unembeddings at init / early steps / the end, the R_order and
+mean-anchor-cosine curves, train accuracies, and full-data gradients of the anchor embeddings at early steps (P12).
+
+Schedules (``SCHEDULES``): ``paper`` is App. A verbatim (AdamW, lr 1e-5, 1000 epochs, batch 100, 50k samples =
+500k steps; infeasible on 2 CPU cores). ``fast`` keeps batch, dataset and optimizer and raises the learning rate
+100x while cutting the epochs 100x: for Adam the update size scales with the learning rate, so lr x steps (the
+"training time" of the gradient-flow analysis, and the total weight-decay shrinkage exp(-lr wd steps)) is the
+same 5.0 in both. The report states the measured cost of both and the end states the fast schedule reaches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from geomclaims.metrics import cosine_matrix, r_order
+
+from . import models
+from .tasks import ANCHORS, TASKS, VOCAB_SIZE, TaskSpec, make_dataset, shuffle_labels
+
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "paper": {"lr": 1e-5, "epochs": 1000, "batch": 100, "n_samples": 50_000},
+    "fast": {"lr": 1e-3, "epochs": 10, "batch": 100, "n_samples": 50_000},
+    "smoke": {"lr": 3e-3, "epochs": 1, "batch": 100, "n_samples": 5_000},
+}
+# rows of W^U kept in results: 101..180 covers the label domains of all three tasks
+LABEL_ROWS = np.arange(101, 181)
+ARCHS = ("lin", "ffn")
+LABEL_MODES = ("true", "shuffled")
+TORCH_THREADS = 2
+
+
+def toy_config(schedule: str, seeds: list[int], **overrides: Any) -> dict[str, Any]:
+    """The full, explicit config of a toy-training run (every knob; the cache key)."""
+    cfg: dict[str, Any] = {
+        "schedule": schedule,
+        **SCHEDULES[schedule],
+        "d": 200,
+        "init_convention": "variance",  # N(0, d^-0.8) read as variance d^-0.8 -> std d^-0.4
+        "weight_decay": 0.01,  # torch AdamW default; App. A names AdamW without a decay value
+        "betas": [0.9, 0.999],
+        "tasks": list(TASKS),
+        "archs": list(ARCHS),
+        "label_modes": list(LABEL_MODES),
+        "seeds": list(seeds),
+        "n_checkpoints": 40,
+        "grad_fractions": [0.0, 0.002, 0.01],  # P12: gradients at init and two early points (fraction of steps)
+        "max_steps": None,  # cost measurement: stop early and time the steps
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def _members(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"seed": s, "task": t, "arch": a, "labels": lm}
+        for s in cfg["seeds"]
+        for t in cfg["tasks"]
+        for a in cfg["archs"]
+        for lm in cfg["label_modes"]
+    ]
+
+
+def _checkpoint_steps(total: int, n: int, extra: list[int]) -> np.ndarray:
+    """0, a geometric run of early steps (structure forms early) and a linear run to the end."""
+    geo = np.geomspace(1, total, n // 2)
+    lin = np.linspace(0, total, n - n // 2)
+    return np.unique(np.concatenate([[0, total], np.round(geo), np.round(lin), extra]).astype(int))
+
+
+def member_data(member: Mapping[str, Any], n_samples: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Dataset of one member and its data seed. X is shared by the true- and shuffled-label members."""
+    data_seed = 1000 * int(member["seed"]) + TASKS.index(member["task"])
+    X, y = make_dataset(member["task"], n_samples, data_seed)
+    if member["labels"] == "shuffled":
+        y = shuffle_labels(y, data_seed + 500)
+    return X, y, data_seed
+
+
+def init_seed(seed: int) -> int:
+    """Torch seed of the initial weights: one per seed, shared by every task/architecture (controlled comparison)."""
+    return models.member_seed("signature-toy-init", int(seed))
+
+
+def _distinct(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct input triples and, per sample, the index of its triple (accuracy on 4000 rows instead of 50k)."""
+    code = (X[:, 0] * VOCAB_SIZE + X[:, 1]) * VOCAB_SIZE + X[:, 2]
+    uniq, inv = np.unique(code, return_inverse=True)
+    return X[np.unique(inv, return_index=True)[1]], inv
+
+
+def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """Train all members of ``config`` (``seed`` is recorded; the member seeds are ``config['seeds']``)."""
+    torch.set_num_threads(min(TORCH_THREADS, torch.get_num_threads()))
+    device = str(config.get("device", "cpu"))
+    cfg = dict(config)
+    mem = _members(cfg)
+    M = len(mem)
+    N, B = int(cfg["n_samples"]), int(cfg["batch"])
+    steps_per_epoch = N // B
+    total = int(cfg["epochs"]) * steps_per_epoch
+    if cfg.get("max_steps"):
+        total = min(total, int(cfg["max_steps"]))
+
+    data = [member_data(m, N) for m in mem]
+    Xt = torch.as_tensor(np.stack([d[0] for d in data]), device=device)
+    yt = torch.as_tensor(np.stack([d[1] for d in data]), device=device)
+    relu_mask = torch.tensor([m["arch"] == "ffn" for m in mem], device=device)
+    std = models.init_std(int(cfg["d"]), cfg["init_convention"])
+    torch_seeds = [init_seed(m["seed"]) for m in mem]
+    WE0, WU0 = models.init_weights(torch_seeds, VOCAB_SIZE, int(cfg["d"]), std, device)
+    WE = WE0.clone().requires_grad_(True)
+    WU = WU0.clone().requires_grad_(True)
+    opt = torch.optim.AdamW(
+        [WE, WU], lr=float(cfg["lr"]), betas=tuple(cfg["betas"]), weight_decay=float(cfg["weight_decay"])
+    )
+    shuffle_gen = torch.Generator(device="cpu").manual_seed(models.member_seed("signature-toy-batches", seed))
+
+    anchors = np.asarray(ANCHORS)
+    grad_steps = sorted({int(round(f * total)) for f in cfg["grad_fractions"]})
+    ckpts = _checkpoint_steps(total, int(cfg["n_checkpoints"]), grad_steps)
+    distinct = [_distinct(d[0]) for d in data]
+    true_members = [i for i, m in enumerate(mem) if m["labels"] == "true"]
+
+    curves_r, curves_cos, cos_snap = [], [], []
+    grads, grad_wu, grad_wu_sum, grad_we = [], [], [], []
+
+    def log(step: int) -> None:
+        we = WE.detach()[:, anchors].cpu().numpy().astype(np.float64)
+        cs = np.stack([cosine_matrix(w) for w in we])
+        curves_cos.append(cs[:, ~np.eye(len(anchors), dtype=bool)].mean(axis=1))
+        curves_r.append([r_order(w, anchors) for w in we])
+        cos_snap.append(cs)
+        if step in grad_steps:
+            g = _full_gradient(WE.detach(), WU.detach(), data, distinct, relu_mask, true_members, anchors)
+            grads.append(g)
+            grad_wu.append(WU.detach()[:, LABEL_ROWS].cpu().numpy().astype(np.float32))
+            grad_wu_sum.append(WU.detach().sum(dim=1).cpu().numpy())
+            grad_we.append(we.astype(np.float32))
+
+    t0 = time.perf_counter()
+    step = 0
+    log(0)
+    perm = None
+    while step < total:
+        if step % steps_per_epoch == 0:
+            perm = torch.argsort(torch.rand(M, N, generator=shuffle_gen), dim=1).to(device)
+        j = step % steps_per_epoch
+        idx = perm[:, j * B : (j + 1) * B]  # type: ignore[index]
+        Xb = torch.gather(Xt, 1, idx[:, :, None].expand(-1, -1, Xt.shape[2]))
+        yb = torch.gather(yt, 1, idx)
+        loss = models.member_loss(WE, WU, Xb, yb, relu_mask).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step in ckpts:
+            log(step)
+    train_s = time.perf_counter() - t0
+
+    acc_final = _accuracy(WE.detach(), WU.detach(), data, distinct, relu_mask)
+    acc_init = _accuracy(WE0, WU0, data, distinct, relu_mask)
+    return {
+        "members/seed": np.array([m["seed"] for m in mem]),
+        "members/task": np.array([m["task"] for m in mem]),
+        "members/arch": np.array([m["arch"] for m in mem]),
+        "members/labels": np.array([m["labels"] for m in mem]),
+        "members/data_seed": np.array([d[2] for d in data]),
+        "members/torch_seed": np.array([str(s) for s in torch_seeds]),
+        "steps": ckpts,
+        "total_steps": total,
+        "train_seconds": train_s,
+        "seconds_per_step": train_s / max(total, 1),
+        "init_std": std,
+        "r_order": np.asarray(curves_r).T,  # [M, n_ckpt]
+        "mean_anchor_cos": np.asarray(curves_cos).T,
+        "anchor_cos": np.stack(cos_snap, axis=1).astype(np.float32),  # [M, n_ckpt, |A|, |A|]
+        "acc_final": acc_final,
+        "acc_init": acc_init,
+        "WE_anchor/init": WE0[:, anchors].cpu().numpy().astype(np.float32),
+        "WE_anchor/final": WE.detach()[:, anchors].cpu().numpy().astype(np.float32),
+        "WU_label/init": WU0[:, LABEL_ROWS].cpu().numpy().astype(np.float32),
+        "WU_label/final": WU.detach()[:, LABEL_ROWS].cpu().numpy().astype(np.float32),
+        "grad/steps": np.asarray(grad_steps),
+        "grad/members": np.asarray(true_members),
+        "grad/WE_anchor": np.stack(grads).astype(np.float32),  # [n_grad, |true|, |A|, d]: -dL/dW^E
+        "grad/WU_label": np.stack(grad_wu),  # [n_grad, M, |labels|, d]
+        "grad/WU_sum": np.stack(grad_wu_sum).astype(np.float32),  # [n_grad, M, d]
+        "grad/WE_anchor_weights": np.stack(grad_we),  # [n_grad, M, |A|, d]
+    }
+
+
+def _full_gradient(
+    WE: torch.Tensor,
+    WU: torch.Tensor,
+    data: list[tuple[np.ndarray, np.ndarray, int]],
+    distinct: list[tuple[np.ndarray, np.ndarray]],
+    relu_mask: torch.Tensor,
+    members: list[int],
+    anchors: np.ndarray,
+) -> np.ndarray:
+    """Negative full-dataset gradient -dL/dW^E_alpha (the gradient-flow velocity) for the given members.
+
+    True-label data has y = f(X), so the loss over the 50k samples equals the count-weighted loss over the distinct
+    triples; that is what we differentiate (exact, 12x cheaper).
+    """
+    out = []
+    for i in members:
+        trip, inv = distinct[i]
+        counts = np.bincount(inv, minlength=len(trip)).astype(np.float64)
+        # label of each distinct triple: all its samples share it for true labels
+        y_trip = np.zeros(len(trip), dtype=np.int64)
+        y_trip[inv] = data[i][1]
+        we = WE[i : i + 1].clone().requires_grad_(True)
+        loss = models.member_loss(
+            we,
+            WU[i : i + 1],
+            torch.as_tensor(trip[None], device=WE.device),
+            torch.as_tensor(y_trip[None], device=WE.device),
+            relu_mask[i : i + 1],
+            torch.as_tensor(counts[None], dtype=WE.dtype, device=WE.device),
+        ).sum()
+        (g,) = torch.autograd.grad(loss, we)
+        out.append(-g[0, anchors].cpu().numpy())
+    return np.stack(out)
+
+
+@torch.no_grad()
+def _accuracy(
+    WE: torch.Tensor,
+    WU: torch.Tensor,
+    data: list[tuple[np.ndarray, np.ndarray, int]],
+    distinct: list[tuple[np.ndarray, np.ndarray]],
+    relu_mask: torch.Tensor,
+) -> np.ndarray:
+    """Training accuracy of every member on its own dataset (prediction per distinct triple, mapped back)."""
+    acc = np.zeros(WE.shape[0])
+    for i, ((trip, inv), (_, y, _)) in enumerate(zip(distinct, data, strict=True)):
+        lg = models.logits(WE[i : i + 1], WU[i : i + 1], torch.as_tensor(trip[None], device=WE.device), relu_mask[i : i + 1])
+        pred = lg[0].argmax(dim=-1).cpu().numpy()
+        acc[i] = float(np.mean(pred[inv] == y))
+    return acc
+
+
+def task_index(task: str) -> int:
+    return TASKS.index(task)
+
+
+def spec(task: str) -> TaskSpec:
+    return TaskSpec(task)

@@ -1,0 +1,290 @@
+"""The dictionary-learning mixture of experts of paper S (Sec. 4, eqs. 6-10), and the released code's variant.
+
+Text method (default, ``variant="text"``):
+
+* ``E`` experts; expert ``e`` owns a dictionary ``D^(e)`` (``L x M``, unit-norm atoms) and a LISTA encoder
+  (Gregor & LeCun 2010): ``n_iter`` unrolled steps ``x <- soft(W z + S x, theta)`` with learnable ``W``, ``S`` and
+  ``theta``. The last step's pre-activation is hard-thresholded to its ``s_e`` largest-magnitude entries (eq. 7),
+  with a straight-through gradient (Bengio et al. 2013): the backward pass treats the selection as the identity.
+* Attention gate (eqs. 8-10): ``q = W_q z``; learnable keys ``k_e``; ``w = softmax(q k^T / sqrt(Q))``.
+* Output ``y = sum_e w_e D^(e) gamma^(e)`` (eq. 5); trained end to end, unsupervised, on reconstruction.
+* Regularisation against gate collapse (not in the paper; pinned in the config as ``balance_weight``): without it
+  the soft gate drifts to the densest expert (s = M reconstructs best), so every point lands on one expert. We add
+  the load-balancing term ``KL(mean_batch(w) || uniform)``: it only constrains the *average* usage, so each point's
+  gate row can still be as peaked as the data allow (the per-row entropy that claim S7 measures is left free).
+
+Released-code variant (``variant="released-code"``), as CLAIMS.md describes the released repository: input is the
+PCA-64 projection, the gate makes a hard arg-max choice that receives no gradient, the dictionaries get no gradient
+(no reconstruction term), and the only loss is a supervised contrastive loss on the mixed per-source labels. So only
+the LISTA encoders move; the gate and the dictionaries stay at their initial values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VARIANTS = ("text", "released-code")
+
+
+def top_s_straight_through(c: torch.Tensor, s: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep the ``s`` largest-magnitude entries of each row of ``c``; gradient passes as the identity.
+
+    Returns ``(gamma, mask)``. Forward: ``gamma = c * mask`` with exactly ``s`` ones per mask row. Backward: the
+    classic straight-through estimator, ``d gamma / d c = I`` on every entry, so atoms that are not selected now can
+    still learn to be selected (a masked gradient would leave them dead).
+    """
+    if not 1 <= s <= c.shape[-1]:
+        raise ValueError(f"sparsity {s} outside [1, {c.shape[-1]}]")
+    idx = c.abs().topk(s, dim=-1).indices
+    mask = torch.zeros_like(c).scatter_(-1, idx, 1.0)
+    hard = c * mask
+    return c + (hard - c).detach(), mask
+
+
+class LISTAExpert(nn.Module):
+    """One dictionary expert: LISTA encoder + own dictionary + hard top-s sparsity."""
+
+    def __init__(self, dim: int, n_atoms: int, sparsity: int, n_iter: int) -> None:
+        super().__init__()
+        self.sparsity, self.n_iter = int(sparsity), int(n_iter)
+        d = F.normalize(torch.randn(dim, n_atoms), dim=0)
+        self.dictionary = nn.Parameter(d)
+        # LISTA initialisation from ISTA on the initial dictionary: W = D^T / Lip, S = I - D^T D / Lip.
+        gram = d.T @ d
+        lip = float(torch.linalg.eigvalsh(gram).max())
+        self.W = nn.Parameter(d.T / lip)
+        self.S = nn.Parameter(torch.eye(n_atoms) - gram / lip)
+        self.theta = nn.Parameter(torch.full((n_atoms,), 0.01))
+
+    def atoms(self) -> torch.Tensor:
+        # Unit-norm atoms remove the scale ambiguity between D and gamma.
+        return F.normalize(self.dictionary, dim=0)
+
+    def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sparse code (exactly ``sparsity`` non-zeros per row) and its support mask."""
+        b = z @ self.W.T
+        x = torch.zeros_like(b)
+        thr = F.relu(self.theta)
+        for _ in range(self.n_iter - 1):
+            pre = b + x @ self.S.T
+            x = torch.sign(pre) * F.relu(pre.abs() - thr)
+        # Final step: hard top-s of the pre-activation instead of the soft threshold, so the support has exactly s
+        # entries (eq. 7); a soft threshold could leave fewer than s non-zeros.
+        return top_s_straight_through(b + x @ self.S.T, self.sparsity)
+
+    def decode(self, gamma: torch.Tensor) -> torch.Tensor:
+        return gamma @ self.atoms().T
+
+
+class AttentionGate(nn.Module):
+    """Soft dictionary lookup (eqs. 8-10): softmax over experts of q.k_e / sqrt(Q)."""
+
+    def __init__(self, dim: int, n_experts: int, query_dim: int) -> None:
+        super().__init__()
+        self.query_dim = int(query_dim)
+        self.query = nn.Linear(dim, query_dim, bias=False)
+        self.keys = nn.Parameter(torch.randn(n_experts, query_dim) / math.sqrt(query_dim))
+
+    def scores(self, z: torch.Tensor) -> torch.Tensor:
+        return self.query(z) @ self.keys.T / math.sqrt(self.query_dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.scores(z), dim=-1)
+
+
+@dataclass
+class MoEOutput:
+    recon: torch.Tensor  # (B, L)
+    gate: torch.Tensor  # (B, E) weights actually used in the mixture (one-hot for the hard gate)
+    gate_soft: torch.Tensor  # (B, E) softmax of the gate scores
+    codes: list[torch.Tensor]  # E x (B, M)
+    masks: list[torch.Tensor]  # E x (B, M)
+
+
+class DictionaryMoE(nn.Module):
+    """Mixture of LISTA dictionary experts with an attention gate. ``hard_gate``: arg-max choice, no gradient."""
+
+    def __init__(
+        self,
+        dim: int,
+        n_atoms: int,
+        sparsities: Sequence[int],
+        query_dim: int,
+        n_iter: int,
+        hard_gate: bool = False,
+    ) -> None:
+        super().__init__()
+        self.sparsities = [int(s) for s in sparsities]
+        self.hard_gate = hard_gate
+        self.experts = nn.ModuleList(LISTAExpert(dim, n_atoms, s, n_iter) for s in self.sparsities)
+        self.gate = AttentionGate(dim, len(self.sparsities), query_dim)
+
+    def forward(self, z: torch.Tensor) -> MoEOutput:
+        soft = self.gate(z)
+        if self.hard_gate:
+            w = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(z.dtype).detach()
+        else:
+            w = soft
+        codes, masks, recon = [], [], torch.zeros_like(z)
+        for e, expert in enumerate(self.experts):
+            gamma, mask = expert.encode(z)
+            codes.append(gamma)
+            masks.append(mask)
+            recon = recon + w[:, e : e + 1] * expert.decode(gamma)
+        return MoEOutput(recon=recon, gate=w, gate_soft=soft, codes=codes, masks=masks)
+
+
+def build_moe(dim: int, cfg: Mapping[str, Any]) -> DictionaryMoE:
+    released = cfg["variant"] == "released-code"
+    model = DictionaryMoE(
+        dim,
+        n_atoms=cfg["n_atoms"],
+        sparsities=cfg["sparsities"],
+        query_dim=cfg["query_dim"],
+        n_iter=cfg["lista_iters"],
+        hard_gate=released,
+    )
+    if released:
+        # Released code: neither the gate nor the dictionaries ever receive a gradient.
+        for p in model.gate.parameters():
+            p.requires_grad_(False)
+        for expert in model.experts:
+            expert.dictionary.requires_grad_(False)
+    return model
+
+
+def balance_loss(gate: torch.Tensor) -> torch.Tensor:
+    """KL(mean gate usage || uniform) over a batch: 0 iff experts are used equally on average."""
+    usage = gate.mean(0).clamp_min(1e-12)
+    return (usage * (usage * gate.shape[1]).log()).sum()
+
+
+def supcon_loss(feats: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) over a batch; anchors without a positive are skipped."""
+    f = F.normalize(feats, dim=-1)
+    sim = f @ f.T / temperature
+    n = f.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=f.device)
+    sim = sim.masked_fill(eye, -1e9)
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    pos = (labels[:, None] == labels[None, :]) & ~eye
+    n_pos = pos.sum(1)
+    keep = n_pos > 0
+    if not bool(keep.any()):
+        return sim.sum() * 0.0
+    mean_log_pos = (log_prob * pos).sum(1)[keep] / n_pos[keep]
+    return -mean_log_pos.mean()
+
+
+def train_moe(
+    X: np.ndarray,
+    cfg: Mapping[str, Any],
+    torch_seed: int,
+    device: str = "cpu",
+    labels: np.ndarray | None = None,
+) -> tuple[DictionaryMoE, dict[str, np.ndarray]]:
+    """Train the MoE on rows of ``X`` (already standardised) and return it with its loss history.
+
+    Text variant: loss = ||y - z||^2 / mean ||z||^2 + balance_weight * KL(usage || uniform).
+    Released-code variant: loss = supervised contrastive on the mixture output with ``labels``.
+    Batches are drawn with a torch generator seeded by ``torch_seed`` (the data RNG is separate, in the caller).
+    """
+    torch.manual_seed(torch_seed)
+    gen = torch.Generator().manual_seed(torch_seed)
+    z_all = torch.as_tensor(X, dtype=torch.float32)
+    model = build_moe(z_all.shape[1], cfg).to(device)
+    released = cfg["variant"] == "released-code"
+    if released and labels is None:
+        raise ValueError("the released-code variant trains on labels (supervised contrastive loss)")
+    y_all = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg["lr"])
+    scale = float((z_all**2).sum(1).mean())
+    n, bs = z_all.shape[0], int(cfg["batch_size"])
+    hist_loss, hist_recon = [], []
+    for _ in range(int(cfg["epochs"])):
+        perm = torch.randperm(n, generator=gen)
+        tot = rec = 0.0
+        for start in range(0, n, bs):
+            idx = perm[start : start + bs]
+            z = z_all[idx].to(device)
+            out = model(z)
+            recon = ((out.recon - z) ** 2).sum(1).mean() / scale
+            if released:
+                loss = supcon_loss(out.recon, y_all[idx].to(device), cfg["temperature"])  # type: ignore[index]
+            else:
+                loss = recon + cfg["balance_weight"] * balance_loss(out.gate)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss) * len(idx)
+            rec += float(recon) * len(idx)
+        hist_loss.append(tot / n)
+        hist_recon.append(rec / n)
+    model.eval()
+    return model, {"loss": np.asarray(hist_loss), "recon": np.asarray(hist_recon)}
+
+
+@torch.no_grad()
+def gate_probs(model: DictionaryMoE, X: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(weights used in the mixture, softmax gate) for every row of ``X``."""
+    out = model(torch.as_tensor(X, dtype=torch.float32, device=device))
+    return out.gate.cpu().numpy().astype(np.float64), out.gate_soft.cpu().numpy().astype(np.float64)
+
+
+@torch.no_grad()
+def code_support_sizes(model: DictionaryMoE, X: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """(n, E) number of non-zero entries of each expert's code for every row of ``X``."""
+    out = model(torch.as_tensor(X, dtype=torch.float32, device=device))
+    return np.stack([(g != 0).sum(1).cpu().numpy() for g in out.codes], axis=1)
+
+
+def ste_identity_error(model: DictionaryMoE, X: np.ndarray, device: str = "cpu", seed: int = 0) -> float:
+    """Max |d<g, gamma>/dc - g| over the selected entries, for a random upstream gradient g (0 = identity).
+
+    Checks the straight-through estimator on the trained model: re-runs each expert's final top-s selection on its
+    pre-activation ``c`` with ``c.requires_grad`` and compares the gradient to the upstream vector.
+    """
+    z = torch.as_tensor(X, dtype=torch.float32, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    for expert in model.experts:
+        with torch.no_grad():
+            b = z @ expert.W.T
+            x = torch.zeros_like(b)
+            thr = F.relu(expert.theta)
+            for _ in range(expert.n_iter - 1):
+                pre = b + x @ expert.S.T
+                x = torch.sign(pre) * F.relu(pre.abs() - thr)
+            c0 = b + x @ expert.S.T
+        c = c0.clone().requires_grad_(True)
+        gamma, mask = top_s_straight_through(c, expert.sparsity)
+        g = torch.randn(gamma.shape, generator=gen).to(device)
+        (grad,) = torch.autograd.grad((gamma * g).sum(), c)
+        sel = mask.bool()
+        worst = max(worst, float((grad[sel] - g[sel]).abs().max()))
+    return worst
+
+
+@torch.no_grad()
+def dictionary_distances(model: DictionaryMoE) -> np.ndarray:
+    """(E, E) subspace distance between experts' dictionary spans: 1 - mean squared cosine of principal angles."""
+    bases = []
+    for expert in model.experts:
+        q, _ = torch.linalg.qr(expert.atoms().cpu().double())
+        bases.append(q)
+    n = len(bases)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            cos = torch.linalg.svdvals(bases[i].T @ bases[j]).clamp(0, 1)
+            out[i, j] = float(1.0 - (cos**2).mean())
+    return out

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE_ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "spine"
+
+
+@pytest.fixture
+def fixture_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The fixture study registered, its claims dir as the project's, and a private cache."""
+    from geomclaims import registry
+
+    monkeypatch.syspath_prepend(str(FIXTURE_ROOT))
+    monkeypatch.setenv("GEOMCLAIMS_ROOT", str(FIXTURE_ROOT))
+    monkeypatch.setenv("GEOMCLAIMS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(registry.STUDY_MODULES, "fixture", "fixture_study")
+    monkeypatch.setitem(registry.PAPER_STUDY, "fixture_paper", "fixture")
+    sys.modules.pop("fixture_study", None)
+    return FIXTURE_ROOT

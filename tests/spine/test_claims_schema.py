@@ -1,0 +1,58 @@
+"""Strict loading of claims files: every malformed file under fixtures/bad_claims names its file, claim and field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from geomclaims.claims import ClaimFileError, Verdict, load_all, load_claims
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = sorted((ROOT / "fixtures" / "bad_claims").glob("*.yaml"))
+
+
+def _expected(path: Path) -> tuple[str, str]:
+    m = re.match(r"# expect-error: claim=(\S*) field=(\S*)", path.read_text().splitlines()[0])
+    assert m, f"{path} lacks its '# expect-error:' header"
+    return m.group(1), m.group(2)
+
+
+def test_there_are_bad_claim_fixtures():
+    assert len(BAD) >= 15
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_malformed_file_raises_naming_file_claim_and_field(path: Path):
+    claim_id, field = _expected(path)
+    with pytest.raises(ClaimFileError) as info:
+        load_claims(path)
+    err = info.value
+    assert str(path) in str(err)
+    assert (err.claim_id or "") == claim_id
+    assert (err.field_name or "") == field
+
+
+def test_missing_file_is_a_claim_file_error(tmp_path: Path):
+    with pytest.raises(ClaimFileError, match="file not found"):
+        load_claims(tmp_path / "nope.yaml")
+
+
+def test_fixture_claims_load_and_expand_params():
+    pc = load_claims(ROOT / "fixtures" / "spine" / "claims" / "fixture.yaml")
+    assert [c.case_id for c in pc.cases()] == ["F1[1.0]", "F1[2.0]", "F2[1.0]", "F3[1.0]", "F4"]
+    assert pc.get("F2").expected("ci") is Verdict.NOT_REPLICATED
+    assert pc.get("F1").expected("full") is Verdict.REPLICATED  # unspecified profile defaults to replicated
+    assert pc.get("F4").null is None and pc.get("F4").null_reason
+    assert pc.text_vs_code[0]["topic"] == "mean estimator"
+
+
+def test_project_claims_files_are_valid():
+    """The shipped claims files load strictly and their ids are unique across the suite."""
+    papers = load_all(ROOT / "claims")
+    ids = [c.id for pc in papers.values() for c in pc.claims]
+    assert len(ids) == len(set(ids))
+    for pc in papers.values():
+        for claim in pc.claims:
+            assert claim.experiment.split("/")[0] in {"stratified", "signature", "execution"}, claim.id
