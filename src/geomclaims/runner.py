@@ -72,8 +72,22 @@ class Session:
             "device": self.device,
             "packages": package_versions(),
             "wall_s": round(time.time() - self.started, 1),
+            "resources": resource_provenance(self.profile),
             "claims": sorted(self.entries, key=lambda e: (e["paper"], natural_key(e["id"]))),
         }
+
+
+def resource_provenance(profile: str) -> list[dict[str, Any]]:
+    """Registry package, version and sha256 of the real models/corpora this profile uses (those on disk)."""
+    try:
+        from geomclaims.resources import PROFILE_RESOURCES, list_sources
+
+        wanted = set(PROFILE_RESOURCES.get(profile, []))
+        rows = list_sources()
+    except Exception:  # resources are optional for the spine (fixture study, unit tests)
+        return []
+    keys = ("name", "package", "version", "sha256", "license")
+    return [{k: r.get(k) for k in keys} for r in rows if r.get("name") in wanted and r.get("cached")]
 
 
 def latest_dir(profile: str) -> Path:
