@@ -3,6 +3,7 @@
 One convention per metric (see ../../../DESIGN.md "Metric conventions" and each docstring).
 """
 
+from .dynamics import CommutatorResult, flat_params, param_slices, sgd_commutator
 from .information import ari, attention_entropy, nmi, row_entropy
 from .nulls import (
     label_permutation,
@@ -22,16 +23,19 @@ from .subspaces import (
 )
 
 __all__ = [
+    "CommutatorResult",
     "MantelResult",
     "ari",
     "attention_entropy",
     "cosine_matrix",
     "effective_rank",
     "explained_variance",
+    "flat_params",
     "label_permutation",
     "mantel",
     "nmi",
     "orthonormal_basis",
+    "param_slices",
     "participation_ratio",
     "percentile_bin_alignment",
     "perpendicular_share",
@@ -43,6 +47,7 @@ __all__ = [
     "random_subspace_ratio",
     "random_walk",
     "row_entropy",
+    "sgd_commutator",
     "sign_flip_increments",
     "step_matched_random_walk",
     "variance_spectrum",
