@@ -148,7 +148,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     from geomclaims.gate import compare, format_gate, regen
 
     if args.regen:
-        path = regen(args.results, args.baseline)
+        path = regen(list(args.results), args.baseline)
         print(
             f"baseline rewritten: {path} (and its REPORT.md); commit it with a note on why the numbers moved"
         )
@@ -156,7 +156,10 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     if not Path(args.baseline).exists():
         print(f"baseline not found: {args.baseline} (create it with --regen)", file=sys.stderr)
         return 2
-    outcome = compare(args.results, args.baseline)
+    from geomclaims.runner import merge_results, read_results
+
+    current = merge_results([read_results(p) for p in args.results])
+    outcome = compare(current, args.baseline)
     print(format_gate(outcome))
     return 0 if outcome.ok else 1
 
@@ -203,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("gate", help="compare results with the committed baseline")
-    p.add_argument("results")
+    p.add_argument("results", nargs="+", help="results.json file(s); several disjoint runs are merged")
     p.add_argument("--baseline", default="reports/ci/results.json")
     p.add_argument("--regen", action="store_true", help="rewrite the baseline from RESULTS")
     p.set_defaults(func=_cmd_gate)

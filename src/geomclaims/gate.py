@@ -94,18 +94,21 @@ def format_gate(outcome: GateOutcome) -> str:
     return f"[geomclaims] gate FAILED{where}: {len(outcome.rows)} problem(s)\n{table}\n(regenerate deliberately with `geomclaims gate RESULTS --regen`)"
 
 
-def regen(current: str | Path, baseline: str | Path = DEFAULT_BASELINE, *, report: bool = True) -> Path:
-    """Make ``current`` the new baseline (and re-render the report next to it)."""
-    current, baseline = Path(current), Path(baseline)
-    data = read_results(current)
-    if current.resolve() != baseline.resolve():
-        baseline.parent.mkdir(parents=True, exist_ok=True)
-        write_results(data, baseline)
+def regen(
+    current: str | Path | list[str | Path], baseline: str | Path = DEFAULT_BASELINE, *, report: bool = True
+) -> Path:
+    """Make ``current`` (one results file, or several disjoint ones to merge) the new baseline + its report."""
+    from geomclaims.runner import merge_results
+
+    paths = [Path(p) for p in (current if isinstance(current, list) else [current])]
+    baseline = Path(baseline)
+    data = merge_results([read_results(p) for p in paths])
+    baseline.parent.mkdir(parents=True, exist_ok=True)
+    write_results(data, baseline)
     if report:
         from geomclaims.report import render_report
 
-        src_figs = current.parent / "figures"
-        if src_figs.is_dir() and src_figs.resolve() != (baseline.parent / "figures").resolve():
-            shutil.rmtree(baseline.parent / "figures", ignore_errors=True)
+        # Figures are re-drawn from the results; stale ones from an older baseline must not linger.
+        shutil.rmtree(baseline.parent / "figures", ignore_errors=True)
         render_report(data, baseline.parent)
     return baseline

@@ -235,6 +235,40 @@ def read_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge results of runs over disjoint claim cases (e.g. one run per paper) into one results file.
+
+    The profile must agree; a case id present in two parts is an error (which run would be right?). Provenance of
+    the merged file: the first part's git SHA and packages, the summed wall time, the union of resources.
+    """
+    if not parts:
+        raise ValueError("merge_results: nothing to merge")
+    profiles = {p["profile"] for p in parts}
+    if len(profiles) != 1:
+        raise ValueError(f"merge_results: parts come from different profiles {sorted(profiles)}")
+    seen: dict[str, int] = {}
+    claims: list[dict[str, Any]] = []
+    for i, part in enumerate(parts):
+        for entry in part["claims"]:
+            if entry["id"] in seen:
+                raise ValueError(
+                    f"merge_results: case {entry['id']!r} is in part {seen[entry['id']]} and part {i}"
+                )
+            seen[entry["id"]] = i
+            claims.append(entry)
+    resources: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for r in part.get("resources", []):
+            resources.setdefault(r["name"], r)
+    merged = dict(parts[0])
+    merged.update(
+        wall_s=round(sum(float(p.get("wall_s", 0.0)) for p in parts), 1),
+        resources=[resources[k] for k in sorted(resources)],
+        claims=sorted(claims, key=lambda e: (e["paper"], natural_key(e["id"]))),
+    )
+    return merged
+
+
 def select_cases(
     papers: Iterable[Any], paper: str | None = None, claim_ids: Iterable[str] | None = None
 ) -> list[ClaimCase]:
