@@ -5,6 +5,7 @@ One convention per metric (see ../../../DESIGN.md "Metric conventions" and each 
 
 from .dynamics import CommutatorResult, flat_params, param_slices, sgd_commutator
 from .information import ari, attention_entropy, nmi, row_entropy
+from .intrinsic import local_pca_dimension, mle_dimension, twonn
 from .nulls import (
     label_permutation,
     random_partition,
@@ -32,7 +33,9 @@ __all__ = [
     "explained_variance",
     "flat_params",
     "label_permutation",
+    "local_pca_dimension",
     "mantel",
+    "mle_dimension",
     "nmi",
     "orthonormal_basis",
     "param_slices",
@@ -50,5 +53,6 @@ __all__ = [
     "sgd_commutator",
     "sign_flip_increments",
     "step_matched_random_walk",
+    "twonn",
     "variance_spectrum",
 ]

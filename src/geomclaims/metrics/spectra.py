@@ -22,6 +22,7 @@ __all__ = [
     "effective_rank",
     "explained_variance",
     "participation_ratio",
+    "rank_at_threshold",
     "variance_spectrum",
 ]
 
@@ -90,10 +91,18 @@ def effective_rank(X: Any, threshold: float = 0.9, method: Method = "auto") -> i
     t = float(threshold)
     if not (0.0 < t <= 1.0):
         raise ValueError(f"threshold: must be in (0, 1], got {threshold!r}")
-    ratios = explained_variance(X, method=method)
-    cum = np.cumsum(ratios)
-    k = int(np.searchsorted(cum, t - SHARE_TOL, side="left")) + 1
-    return min(k, ratios.size)
+    return int(rank_at_threshold(explained_variance(X, method=method), t))
+
+
+def rank_at_threshold(ratios: np.ndarray, threshold: float) -> np.ndarray | int:
+    """Smallest ``k`` with ``sum(ratios[..., :k]) >= threshold - SHARE_TOL`` along the last axis.
+
+    ``ratios`` are descending explained-variance shares (last axis); batched input gives an integer array.
+    Shared by :func:`effective_rank` and :func:`geomclaims.metrics.intrinsic.local_pca_dimension`.
+    """
+    cum = np.cumsum(ratios, axis=-1)
+    k = np.sum(cum < threshold - SHARE_TOL, axis=-1) + 1
+    return np.minimum(k, ratios.shape[-1])
 
 
 def participation_ratio(X: Any, method: Method = "auto") -> float:
