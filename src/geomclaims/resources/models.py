@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from geomclaims.paths import resources_dir
-from geomclaims.resources.fetch import fetch, get_source
+from geomclaims.resources.fetcher import fetch, get_source
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -77,18 +75,14 @@ def convert_gguf(name: str, *, progress: bool = True) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from geomclaims.resources.fetch import _lock
+    from geomclaims.resources.fetcher import atomic_dir, resource_lock
 
     src_dir = fetch(name, progress=progress)
     gguf = get_source(name).entry
-    with _lock(f"convert-{name}"):
+    with resource_lock(f"convert-{name}"):
         if (final / "conversion.json").is_file():
             return final
-        for stale in final.parent.glob(f"{final.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        work = final.parent / f"{final.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
-        work.mkdir(parents=True)
-        try:
+        with atomic_dir(final) as work:
             t0 = time.perf_counter()
             tok = AutoTokenizer.from_pretrained(src_dir, gguf_file=gguf)
             model = AutoModelForCausalLM.from_pretrained(src_dir, gguf_file=gguf, dtype=torch.float32)
@@ -105,11 +99,6 @@ def convert_gguf(name: str, *, progress: bool = True) -> Path:
             }
             (work / "conversion.json").write_text(json.dumps(info, indent=1))
             del model
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(work, final)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
     return final
 
 
@@ -126,7 +115,7 @@ def load_model(name: str, device: str = "cpu", *, progress: bool = True) -> tupl
     """``(tokenizer, model)`` for a registry model: float32, eval mode, on ``device`` (``auto`` allowed).
 
     Decoders get a pad token (eos) when they lack one. Raises
-    :class:`~geomclaims.resources.fetch.ResourceUnavailable` when the weights cannot be fetched.
+    :class:`~geomclaims.resources.fetcher.ResourceUnavailable` when the weights cannot be fetched.
     """
     import torch
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer

