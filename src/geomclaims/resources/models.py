@@ -67,13 +67,28 @@ def converted_dir(name: str) -> Path:
     return resources_dir() / "converted" / f"{name}-{model_sha(name)[:16]}"
 
 
+def dequantize_gguf(src_dir: Path, gguf: str, out_dir: Path) -> float:
+    """Load ``src_dir/gguf`` (dequantized to float32 by transformers), drop the quantizer, save a plain
+    folder (weights + tokenizer) into ``out_dir``; returns the seconds taken."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(src_dir, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(src_dir, gguf_file=gguf, dtype=torch.float32)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return time.perf_counter() - t0
+
+
 def convert_gguf(name: str, *, progress: bool = True) -> Path:
     """Dequantize GGUF model ``name`` once into :func:`converted_dir` (idempotent, atomic); returns the folder."""
     final = converted_dir(name)
     if (final / "conversion.json").is_file():
         return final
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from geomclaims.resources.fetcher import atomic_dir, resource_lock
 
@@ -83,22 +98,9 @@ def convert_gguf(name: str, *, progress: bool = True) -> Path:
         if (final / "conversion.json").is_file():
             return final
         with atomic_dir(final) as work:
-            t0 = time.perf_counter()
-            tok = AutoTokenizer.from_pretrained(src_dir, gguf_file=gguf)
-            model = AutoModelForCausalLM.from_pretrained(src_dir, gguf_file=gguf, dtype=torch.float32)
-            model.hf_quantizer = None
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            model.save_pretrained(work)
-            tok.save_pretrained(work)
-            info = {
-                "source": name,
-                "gguf": gguf,
-                "gguf_sha256": model_sha(name),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
+            seconds = dequantize_gguf(src_dir, gguf, work)
+            info = {"source": name, "gguf": gguf, "gguf_sha256": model_sha(name), "seconds": round(seconds, 1)}
             (work / "conversion.json").write_text(json.dumps(info, indent=1))
-            del model
     return final
 
 
