@@ -99,7 +99,12 @@ def convert_gguf(name: str, *, progress: bool = True) -> Path:
             return final
         with atomic_dir(final) as work:
             seconds = dequantize_gguf(src_dir, gguf, work)
-            info = {"source": name, "gguf": gguf, "gguf_sha256": model_sha(name), "seconds": round(seconds, 1)}
+            info = {
+                "source": name,
+                "gguf": gguf,
+                "gguf_sha256": model_sha(name),
+                "seconds": round(seconds, 1),
+            }
             (work / "conversion.json").write_text(json.dumps(info, indent=1))
     return final
 
