@@ -34,54 +34,81 @@ from torch import nn
 VARIANTS = ("text", "released-code")
 
 
-def top_s_straight_through(c: torch.Tensor, s: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keep the ``s`` largest-magnitude entries of each row of ``c``; gradient passes as the identity.
+def top_s_straight_through(c: torch.Tensor, s: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep the ``s`` largest-magnitude entries of each row of ``c``; the gradient passes as the identity.
 
-    Returns ``(gamma, mask)``. Forward: ``gamma = c * mask`` with exactly ``s`` ones per mask row. Backward: the
-    classic straight-through estimator, ``d gamma / d c = I`` on every entry, so atoms that are not selected now can
-    still learn to be selected (a masked gradient would leave them dead).
+    ``c`` is ``(..., B, M)``; ``s`` is an int or a tensor of shape ``(...)`` (one sparsity per leading index, e.g.
+    per expert). Returns ``(gamma, mask)``. Forward: ``gamma = c * mask`` with exactly ``s`` ones per mask row (rank
+    of |c| < s, so ties cannot add entries). Backward: the classic straight-through estimator, d gamma / d c = I on
+    every entry, so atoms that are not selected now can still learn to be selected (a masked gradient would leave
+    them dead).
     """
-    if not 1 <= s <= c.shape[-1]:
-        raise ValueError(f"sparsity {s} outside [1, {c.shape[-1]}]")
-    idx = c.abs().topk(s, dim=-1).indices
-    mask = torch.zeros_like(c).scatter_(-1, idx, 1.0)
+    s_t = torch.as_tensor(s, device=c.device)
+    if bool((s_t < 1).any()) or bool((s_t > c.shape[-1]).any()):
+        raise ValueError(f"sparsity {s_t.tolist()} outside [1, {c.shape[-1]}]")
+    rank = c.detach().abs().argsort(dim=-1, descending=True).argsort(dim=-1)
+    mask = (rank < s_t.reshape(*s_t.shape, 1, 1)).to(c.dtype)
     hard = c * mask
     return c + (hard - c).detach(), mask
 
 
-class LISTAExpert(nn.Module):
-    """One dictionary expert: LISTA encoder + own dictionary + hard top-s sparsity."""
+class LISTAExperts(nn.Module):
+    """All E dictionary experts at once (batched over experts; each has its own W, S, theta and dictionary).
 
-    def __init__(self, dim: int, n_atoms: int, sparsity: int, n_iter: int) -> None:
+    Expert ``e``: LISTA encoder + dictionary ``D^(e)`` (``L x M``) + hard top-``s_e`` sparsity.
+    """
+
+    def __init__(self, dim: int, n_atoms: int, sparsities: Sequence[int], n_iter: int) -> None:
         super().__init__()
-        self.sparsity, self.n_iter = int(sparsity), int(n_iter)
-        d = F.normalize(torch.randn(dim, n_atoms), dim=0)
+        if n_iter < 1:
+            raise ValueError("LISTA needs at least one step")
+        n_exp = len(sparsities)
+        if any(not 1 <= s <= n_atoms for s in sparsities):
+            raise ValueError(f"sparsities {list(sparsities)} must lie in [1, {n_atoms}]")
+        self.n_iter = int(n_iter)
+        self.register_buffer("sparsity", torch.as_tensor([int(s) for s in sparsities]))
+        d = F.normalize(torch.randn(n_exp, dim, n_atoms), dim=1)
         self.dictionary = nn.Parameter(d)
         # LISTA initialisation from ISTA on the initial dictionary: W = D^T / Lip, S = I - D^T D / Lip.
-        gram = d.T @ d
-        lip = float(torch.linalg.eigvalsh(gram).max())
-        self.W = nn.Parameter(d.T / lip)
-        self.S = nn.Parameter(torch.eye(n_atoms) - gram / lip)
-        self.theta = nn.Parameter(torch.full((n_atoms,), 0.01))
+        gram = d.transpose(1, 2) @ d
+        lip = torch.linalg.eigvalsh(gram).amax(-1)[:, None, None]
+        self.W = nn.Parameter(d.transpose(1, 2) / lip)  # (E, M, L)
+        self.S = nn.Parameter(torch.eye(n_atoms).expand(n_exp, -1, -1) - gram / lip)  # (E, M, M)
+        self.theta = nn.Parameter(torch.full((n_exp, 1, n_atoms), 0.01))
 
     def atoms(self) -> torch.Tensor:
-        # Unit-norm atoms remove the scale ambiguity between D and gamma.
-        return F.normalize(self.dictionary, dim=0)
+        """(E, L, M) unit-norm atoms; the normalisation removes the scale ambiguity between D and gamma."""
+        return F.normalize(self.dictionary, dim=1)
 
-    def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sparse code (exactly ``sparsity`` non-zeros per row) and its support mask."""
-        b = z @ self.W.T
+    def preactivation(self, z: torch.Tensor) -> torch.Tensor:
+        """(E, B, M) input of the final hard-threshold step after ``n_iter - 1`` soft-threshold LISTA steps."""
+        n_exp, n_atoms, dim = self.W.shape
+        # One (B, L) x (L, E*M) product instead of E small ones: the experts share the input.
+        b = (z @ self.W.reshape(n_exp * n_atoms, dim).T).reshape(-1, n_exp, n_atoms).transpose(0, 1)
         x = torch.zeros_like(b)
         thr = F.relu(self.theta)
         for _ in range(self.n_iter - 1):
-            pre = b + x @ self.S.T
+            pre = b + x @ self.S.transpose(1, 2)
             x = torch.sign(pre) * F.relu(pre.abs() - thr)
-        # Final step: hard top-s of the pre-activation instead of the soft threshold, so the support has exactly s
-        # entries (eq. 7); a soft threshold could leave fewer than s non-zeros.
-        return top_s_straight_through(b + x @ self.S.T, self.sparsity)
+        return b + x @ self.S.transpose(1, 2)
 
-    def decode(self, gamma: torch.Tensor) -> torch.Tensor:
-        return gamma @ self.atoms().T
+    def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E, B, M) sparse codes with exactly ``s_e`` non-zeros per row, and their support masks.
+
+        The last LISTA step uses the hard top-s selection instead of the soft threshold, so the support has exactly
+        s entries (eq. 7); a soft threshold could leave fewer than s non-zeros.
+        """
+        return top_s_straight_through(self.preactivation(z), self.sparsity)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(E, B, L) per-expert reconstructions D^(e) gamma^(e)."""
+        return codes @ self.atoms().transpose(1, 2)
+
+    def mix(self, codes: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """(B, L) gate-weighted sum of the experts' reconstructions, sum_e w_e D^(e) gamma^(e) (eq. 5)."""
+        n_exp, dim, n_atoms = self.dictionary.shape
+        weighted = (codes * w.T[:, :, None]).transpose(0, 1).reshape(-1, n_exp * n_atoms)
+        return weighted @ self.atoms().transpose(0, 1).reshape(dim, n_exp * n_atoms).T
 
 
 class AttentionGate(nn.Module):
@@ -91,7 +118,8 @@ class AttentionGate(nn.Module):
         super().__init__()
         self.query_dim = int(query_dim)
         self.query = nn.Linear(dim, query_dim, bias=False)
-        self.keys = nn.Parameter(torch.randn(n_experts, query_dim) / math.sqrt(query_dim))
+        # Unit-variance keys (as attention embeddings usually start); 1/sqrt(Q) lives in the score (eq. 10).
+        self.keys = nn.Parameter(torch.randn(n_experts, query_dim))
 
     def scores(self, z: torch.Tensor) -> torch.Tensor:
         return self.query(z) @ self.keys.T / math.sqrt(self.query_dim)
@@ -105,8 +133,8 @@ class MoEOutput:
     recon: torch.Tensor  # (B, L)
     gate: torch.Tensor  # (B, E) weights actually used in the mixture (one-hot for the hard gate)
     gate_soft: torch.Tensor  # (B, E) softmax of the gate scores
-    codes: list[torch.Tensor]  # E x (B, M)
-    masks: list[torch.Tensor]  # E x (B, M)
+    codes: torch.Tensor  # (E, B, M)
+    masks: torch.Tensor  # (E, B, M)
 
 
 class DictionaryMoE(nn.Module):
@@ -124,7 +152,7 @@ class DictionaryMoE(nn.Module):
         super().__init__()
         self.sparsities = [int(s) for s in sparsities]
         self.hard_gate = hard_gate
-        self.experts = nn.ModuleList(LISTAExpert(dim, n_atoms, s, n_iter) for s in self.sparsities)
+        self.experts = LISTAExperts(dim, n_atoms, self.sparsities, n_iter)
         self.gate = AttentionGate(dim, len(self.sparsities), query_dim)
 
     def forward(self, z: torch.Tensor) -> MoEOutput:
@@ -133,12 +161,8 @@ class DictionaryMoE(nn.Module):
             w = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(z.dtype).detach()
         else:
             w = soft
-        codes, masks, recon = [], [], torch.zeros_like(z)
-        for e, expert in enumerate(self.experts):
-            gamma, mask = expert.encode(z)
-            codes.append(gamma)
-            masks.append(mask)
-            recon = recon + w[:, e : e + 1] * expert.decode(gamma)
+        codes, masks = self.experts.encode(z)
+        recon = self.experts.mix(codes, w)
         return MoEOutput(recon=recon, gate=w, gate_soft=soft, codes=codes, masks=masks)
 
 
@@ -156,8 +180,7 @@ def build_moe(dim: int, cfg: Mapping[str, Any]) -> DictionaryMoE:
         # Released code: neither the gate nor the dictionaries ever receive a gradient.
         for p in model.gate.parameters():
             p.requires_grad_(False)
-        for expert in model.experts:
-            expert.dictionary.requires_grad_(False)
+        model.experts.dictionary.requires_grad_(False)
     return model
 
 
@@ -225,8 +248,8 @@ def train_moe(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            tot += float(loss) * len(idx)
-            rec += float(recon) * len(idx)
+            tot += float(loss.detach()) * len(idx)
+            rec += float(recon.detach()) * len(idx)
         hist_loss.append(tot / n)
         hist_recon.append(rec / n)
     model.eval()
@@ -244,47 +267,29 @@ def gate_probs(model: DictionaryMoE, X: np.ndarray, device: str = "cpu") -> tupl
 def code_support_sizes(model: DictionaryMoE, X: np.ndarray, device: str = "cpu") -> np.ndarray:
     """(n, E) number of non-zero entries of each expert's code for every row of ``X``."""
     out = model(torch.as_tensor(X, dtype=torch.float32, device=device))
-    return np.stack([(g != 0).sum(1).cpu().numpy() for g in out.codes], axis=1)
+    return (out.codes != 0).sum(-1).T.cpu().numpy()
 
 
 def ste_identity_error(model: DictionaryMoE, X: np.ndarray, device: str = "cpu", seed: int = 0) -> float:
-    """Max |d<g, gamma>/dc - g| over the selected entries, for a random upstream gradient g (0 = identity).
+    """Max |d<g, gamma>/dc - g| over the selected entries for a random upstream gradient g (0 = identity).
 
-    Checks the straight-through estimator on the trained model: re-runs each expert's final top-s selection on its
+    Checks the straight-through estimator on the trained model: re-runs every expert's final top-s selection on its
     pre-activation ``c`` with ``c.requires_grad`` and compares the gradient to the upstream vector.
     """
     z = torch.as_tensor(X, dtype=torch.float32, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    worst = 0.0
-    for expert in model.experts:
-        with torch.no_grad():
-            b = z @ expert.W.T
-            x = torch.zeros_like(b)
-            thr = F.relu(expert.theta)
-            for _ in range(expert.n_iter - 1):
-                pre = b + x @ expert.S.T
-                x = torch.sign(pre) * F.relu(pre.abs() - thr)
-            c0 = b + x @ expert.S.T
-        c = c0.clone().requires_grad_(True)
-        gamma, mask = top_s_straight_through(c, expert.sparsity)
-        g = torch.randn(gamma.shape, generator=gen).to(device)
-        (grad,) = torch.autograd.grad((gamma * g).sum(), c)
-        sel = mask.bool()
-        worst = max(worst, float((grad[sel] - g[sel]).abs().max()))
-    return worst
+    with torch.no_grad():
+        c0 = model.experts.preactivation(z)
+    c = c0.clone().requires_grad_(True)
+    gamma, mask = top_s_straight_through(c, model.experts.sparsity)
+    g = torch.randn(gamma.shape, generator=torch.Generator().manual_seed(seed)).to(device)
+    (grad,) = torch.autograd.grad((gamma * g).sum(), c)
+    sel = mask.bool()
+    return float((grad[sel] - g[sel]).abs().max())
 
 
 @torch.no_grad()
 def dictionary_distances(model: DictionaryMoE) -> np.ndarray:
     """(E, E) subspace distance between experts' dictionary spans: 1 - mean squared cosine of principal angles."""
-    bases = []
-    for expert in model.experts:
-        q, _ = torch.linalg.qr(expert.atoms().cpu().double())
-        bases.append(q)
-    n = len(bases)
-    out = np.zeros((n, n))
-    for i in range(n):
-        for j in range(n):
-            cos = torch.linalg.svdvals(bases[i].T @ bases[j]).clamp(0, 1)
-            out[i, j] = float(1.0 - (cos**2).mean())
-    return out
+    q, _ = torch.linalg.qr(model.experts.atoms().cpu().double())
+    cos = torch.linalg.svdvals(q[:, None].transpose(-1, -2) @ q[None]).clamp(0, 1)
+    return (1.0 - (cos**2).mean(-1)).numpy()

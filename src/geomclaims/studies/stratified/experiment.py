@@ -1,0 +1,448 @@
+"""Experiments and evidence functions of the stratified study (paper S, claims S1-S10).
+
+Experiments (pure functions of (config, seed), cached by ``ctx.run``):
+
+* ``strata``   one model x one method x one seed: train the MoE, form 5 strata, Tables 1-2, and the controls that
+               reuse the same points (random partitions, label permutations, fresh untrained gates).
+* ``gaussian`` the same pipeline on a single Gaussian cloud with the embeddings' size, mean and spectrum (S3).
+* ``ldb``      the pipeline on the line/disk/ball set with known dimensions 1/2/3 (S1, S2 on the trained MoE; S9).
+
+Methods: ``text`` (paper Sec. 4: trained MoE, strata = KMeans(5) of the gate probabilities, dimensions in the
+embedding space) and ``released-code`` (strata = KMeans(5) on PCA-64 of the raw embeddings, dimensions in that
+64-d space, hard untrained gate, supervised contrastive training). Seeds: ``seed`` drives torch (MoE init, batches)
+and KMeans; the data RNG for the controls is ``np.random.default_rng([data_seed, seed])``; both are recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from geomclaims.claims import ClaimCase
+from geomclaims.metrics import ari, label_permutation, nmi, random_partition, row_entropy
+from geomclaims.registry import Evidence, RunContext, Untestable, evidence
+
+from . import strata as st
+from .data import Corpus, line_disk_ball, load_corpus
+from .moe import (
+    build_moe,
+    code_support_sizes,
+    dictionary_distances,
+    gate_probs,
+    ste_identity_error,
+    train_moe,
+)
+
+METHODS = ("text", "released-code")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# configs
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _config(s: Mapping[str, Any], method: str, **extra: Any) -> dict[str, Any]:
+    """Everything a run depends on (the cache key): data, MoE and analysis knobs plus the method."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
+    keys = (
+        "data",
+        "n_per_source",
+        "data_seed",
+        "max_length",
+        "synthetic_dim",
+        "n_strata",
+        "pca_dim",
+        "pca_threshold",
+        "min_stratum_size",
+        "n_null_draws",
+        "n_untrained_draws",
+        "n_scatter",
+    )
+    cfg = {k: s[k] for k in keys}
+    cfg["moe"] = {**s["moe"], "variant": method}
+    cfg["method"] = method
+    cfg.update(extra)
+    return cfg
+
+
+def _threads() -> None:
+    # The ci budget assumes 2 CPU cores; never ask torch for more.
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def _data_rng(cfg: Mapping[str, Any], seed: int) -> np.random.Generator:
+    return np.random.default_rng([int(cfg["data_seed"]), int(seed)])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# shared pipeline pieces
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _moe_input(X: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
+    """Text: standardised embeddings. Released code: raw PCA-64 coordinates (what its MoE consumes)."""
+    if cfg["method"] == "text":
+        return st.standardize(X)
+    return st.pca_project(X, cfg["pca_dim"])
+
+
+def _untrained_gates(Z: np.ndarray, cfg: Mapping[str, Any], seed: int, device: str) -> list[np.ndarray]:
+    """Softmax gates of freshly initialised MoEs: draw 0 is this seed's own init, the rest are extra draws."""
+    out = []
+    for r in range(1 + int(cfg["n_untrained_draws"])):
+        torch.manual_seed(seed if r == 0 else 1_000_003 * (seed + 1) + r)
+        model = build_moe(Z.shape[1], cfg["moe"]).to(device)
+        out.append(gate_probs(model, Z, device)[1])
+    return out
+
+
+def _strata_of(
+    Z: np.ndarray, space: np.ndarray, gate_soft: np.ndarray, cfg: Mapping[str, Any], seed: int
+) -> np.ndarray:
+    """Text: KMeans(k) of the gate probabilities. Released code: KMeans(k) of the PCA-64 space."""
+    if cfg["method"] == "text":
+        return st.kmeans_labels(gate_soft, cfg["n_strata"], seed)
+    return st.kmeans_labels(space, cfg["n_strata"], seed)
+
+
+def _norm_entropy(P: np.ndarray) -> float:
+    return float(row_entropy(P).mean() / np.log(P.shape[1]))
+
+
+def _gate_used(gate_soft: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
+    if cfg["method"] == "text":
+        return gate_soft
+    return np.eye(gate_soft.shape[1])[gate_soft.argmax(1)]
+
+
+def _fit(corpus: Corpus, cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
+    """Train the MoE of ``cfg['method']`` on ``corpus`` and form strata; the core every experiment shares."""
+    _threads()
+    Z = _moe_input(corpus.X, cfg)
+    untrained = _untrained_gates(Z, cfg, seed, device)
+    labels = corpus.label if cfg["method"] == "released-code" else None
+    model, hist = train_moe(Z, cfg["moe"], seed, device, labels=labels)
+    w_used, w_soft = gate_probs(model, Z, device)
+    space = Z  # Table 1 space: standardised embeddings (text) or the PCA-64 projection (released code)
+    strata = _strata_of(Z, space, w_soft, cfg, seed)
+    return {
+        "Z": Z,
+        "space": space,
+        "model": model,
+        "hist": hist,
+        "w_used": w_used,
+        "w_soft": w_soft,
+        "untrained": untrained,
+        "strata": strata,
+    }
+
+
+def _table(
+    space: np.ndarray, strata: np.ndarray, w_used: np.ndarray, cfg: Mapping[str, Any]
+) -> dict[str, Any]:
+    k, m = cfg["n_strata"], cfg["min_stratum_size"]
+    sizes = np.bincount(strata, minlength=k)
+    dims = st.stratum_dims(space, strata, k, cfg["pca_threshold"])
+    ws_point = st.weighted_sparsity(w_used, cfg["moe"]["sparsities"])
+    ws = st.stratum_means(ws_point, strata, k)
+    return {
+        "sizes": sizes,
+        "dims": dims,
+        "ws": ws,
+        "ws_point": ws_point,
+        "dim_spread": st.spread(dims, sizes, m),
+        "ws_spread": st.spread(ws, sizes, m),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# experiments
+# ----------------------------------------------------------------------------------------------------------
+
+
+def run_strata(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+    """One model x method x seed on the six-source corpus: Tables 1-2, S5/S7/S8 scores and their controls."""
+    corpus = load_corpus(dict(cfg), device)
+    rng = _data_rng(cfg, seed)
+    fit = _fit(corpus, cfg, seed, device)
+    k, m, E = cfg["n_strata"], cfg["min_stratum_size"], len(cfg["moe"]["sparsities"])
+    space, strata, w_used, w_soft = fit["space"], fit["strata"], fit["w_used"], fit["w_soft"]
+    tab = _table(space, strata, w_used, cfg)
+    two, mle = st.cross_check_dims(space, strata, k, m)
+
+    # S3/S4 permutation control: same points, same stratum sizes, random membership.
+    rp_dims, rp_ws = st.random_partition_spreads(
+        space, tab["ws_point"], strata, k, m, cfg["n_null_draws"], int(rng.integers(2**31))
+    )
+    # S4/S7/S8 untrained-gate control: fresh gate initialisations through the same strata recipe.
+    pca_strata = st.kmeans_labels(st.pca_project(corpus.X, cfg["pca_dim"]), k, seed)
+    un_ws_spread, un_entropy, un_ari = [], [], []
+    for g0 in fit["untrained"][1:]:
+        s0 = _strata_of(fit["Z"], space, g0, cfg, seed)
+        un_ws_spread.append(_table(space, s0, _gate_used(g0, cfg), cfg)["ws_spread"])
+        un_entropy.append(_norm_entropy(g0))
+        un_ari.append(ari(g0.argmax(1), pca_strata))
+    # S5 label-permutation control.
+    perm_nmi, perm_ari = [], []
+    for r in range(cfg["n_null_draws"]):
+        fake = label_permutation(corpus.source, int(rng.integers(2**31)) + r)
+        perm_nmi.append(nmi(strata, fake))
+        perm_ari.append(ari(strata, fake))
+
+    # Report material: 3-D PCA of a fixed subsample (same points for every seed and method of a model).
+    sub = np.sort(np.random.default_rng(cfg["data_seed"]).permutation(len(strata))[: cfg["n_scatter"]])
+    pca3 = st.pca_project(corpus.X, 3)[sub]
+    dist = dictionary_distances(fit["model"])
+    n_src = int(corpus.source.max()) + 1
+    return {
+        "data_seed": int(cfg["data_seed"]),
+        "torch_seed": int(seed),
+        "n": len(strata),
+        "dim": int(corpus.X.shape[1]),
+        "sizes": tab["sizes"],
+        "dims": tab["dims"],
+        "ws": tab["ws"],
+        "twonn": two,
+        "mle": mle,
+        "dim_spread": tab["dim_spread"],
+        "ws_spread": tab["ws_spread"],
+        "rp_dim_spread": rp_dims,
+        "rp_ws_spread": rp_ws,
+        "untrained_ws_spread": np.asarray(un_ws_spread),
+        "nmi": nmi(strata, corpus.source),
+        "ari": ari(strata, corpus.source),
+        "perm_nmi": np.asarray(perm_nmi),
+        "perm_ari": np.asarray(perm_ari),
+        "entropy": _norm_entropy(w_soft),
+        "untrained_entropy": np.asarray(un_entropy),
+        "own_init_entropy": _norm_entropy(fit["untrained"][0]),
+        "gate_moved": float(np.abs(w_soft - fit["untrained"][0]).max()),
+        "ari_gate_pca": ari(w_soft.argmax(1), pca_strata),
+        "untrained_ari_gate_pca": np.asarray(un_ari),
+        "expert_usage": np.bincount(w_soft.argmax(1), minlength=E),
+        "heat_strata": st.mean_gate_by_group(w_used, strata, k),
+        "heat_sources": st.mean_gate_by_group(w_used, corpus.source, n_src),
+        "source_by_stratum": np.stack(
+            [np.bincount(corpus.source[strata == s], minlength=n_src) for s in range(k)]
+        ),
+        "expert_distance": float(dist[~np.eye(E, dtype=bool)].mean()),
+        "pca3": pca3,
+        "pca3_strata": strata[sub],
+        "pca3_source": corpus.source[sub],
+        "source_names": ",".join(corpus.source_names),
+        "loss": fit["hist"]["loss"],
+        "recon": fit["hist"]["recon"],
+    }
+
+
+def run_gaussian(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+    """S3 control: a single Gaussian with the embeddings' spectrum through the same pipeline."""
+    corpus = load_corpus(dict(cfg), device)
+    rng = _data_rng(cfg, seed)
+    base = corpus.X if cfg["method"] == "text" else st.pca_project(corpus.X, cfg["pca_dim"])
+    gauss = st.gaussian_same_spectrum(base, rng)
+    # Released code: ``gauss`` is already in PCA-64 coordinates, and the PCA-64 of it is (a rotation of) itself.
+    fake = Corpus(X=gauss, source=corpus.source, label=corpus.label, source_names=corpus.source_names)
+    fit = _fit(fake, cfg, seed, device)
+    tab = _table(fit["space"], fit["strata"], fit["w_used"], cfg)
+    return {
+        "data_seed": int(cfg["data_seed"]),
+        "torch_seed": int(seed),
+        "dims": tab["dims"],
+        "sizes": tab["sizes"],
+        "dim_spread": tab["dim_spread"],
+        "ws_spread": tab["ws_spread"],
+    }
+
+
+def run_ldb(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+    """S1/S2/S9: the pipeline on the line/disk/ball set (true strata of dimension 1, 2, 3)."""
+    corpus = line_disk_ball(cfg["ldb_per_stratum"], cfg["ldb_dim"], cfg["data_seed"])
+    rng = _data_rng(cfg, seed)
+    fit = _fit(corpus, cfg, seed, device)
+    k = cfg["n_strata"]
+    strata, space, truth = fit["strata"], fit["space"], corpus.source
+    dims = st.stratum_dims(space, strata, k, cfg["pca_threshold"])
+    true_dims = np.asarray([1, 2, 3], dtype=float)
+
+    def dim_error(labels: np.ndarray, stratum_dim: np.ndarray) -> float:
+        # Each true component is matched to the stratum holding most of its points.
+        err = [
+            abs(stratum_dim[np.bincount(labels[truth == c], minlength=k).argmax()] - true_dims[c])
+            for c in range(3)
+        ]
+        return float(np.mean(err))
+
+    sizes = np.bincount(strata, minlength=k)
+    rp_err, perm_ari = [], []
+    for r in range(cfg["n_null_draws"]):
+        fake = random_partition(sizes, int(rng.integers(2**31)) + r)
+        rp_err.append(dim_error(fake, st.stratum_dims(space, fake, k, cfg["pca_threshold"])))
+        perm_ari.append(ari(strata, label_permutation(truth, int(rng.integers(2**31)) + r)))
+    model, Z = fit["model"], fit["Z"]
+    support = code_support_sizes(model, Z, device)
+    want = np.asarray(cfg["moe"]["sparsities"])[None, :]
+    return {
+        "data_seed": int(cfg["data_seed"]),
+        "torch_seed": int(seed),
+        "ari": ari(strata, truth),
+        "perm_ari": np.asarray(perm_ari),
+        "dims": dims,
+        "sizes": sizes,
+        "dim_error": dim_error(strata, dims),
+        "rp_dim_error": np.asarray(rp_err),
+        "true_component_dims": np.asarray(
+            [st.stratum_dims(space, truth, 3, cfg["pca_threshold"])[c] for c in range(3)]
+        ),
+        "support_exact_fraction": float((support == want).mean()),
+        "ste_identity_error": ste_identity_error(model, Z, device, seed),
+        "gate_row_error": float(
+            max(
+                np.abs(fit["w_soft"].sum(1) - 1).max(),
+                max(0.0, -fit["w_soft"].min()),
+                np.abs(fit["w_used"].sum(1) - 1).max(),
+            )
+        ),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# evidence
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _runs(ctx: RunContext, name: str, fn: Any, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        ctx.run(name, cfg, seed, functools.partial(fn, device=ctx.device)) for seed in ctx.settings["seeds"]
+    ]
+
+
+def _model_cfg(case: ClaimCase, ctx: RunContext, model: str | None = None) -> dict[str, Any]:
+    model = model or str(case.params["model"])
+    if model not in ctx.settings["models"]:
+        raise Untestable(
+            f"model {model!r} is not embedded in the {ctx.profile} profile (models: {ctx.settings['models']})"
+        )
+    return _config(ctx.settings, str(case.params["method"]), model=model)
+
+
+def _table_details(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-seed tables for the report (small lists)."""
+    keys = ("sizes", "dims", "ws", "twonn", "mle")
+    return {k: [np.asarray(r[k]).tolist() for r in runs] for k in keys}
+
+
+def _pool(runs: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.concatenate([np.atleast_1d(np.asarray(r[key], dtype=float)) for r in runs])
+
+
+@evidence("stratified/strata")
+def strata_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
+    """S3, S4, S5, S8, S10 for one model and method."""
+    cfg = _model_cfg(case, ctx)
+    runs = _runs(ctx, "strata", run_strata, cfg)
+    metric = case.claim.metric
+    details: dict[str, Any] = {"model": cfg["model"], "method": cfg["method"], **_table_details(runs)}
+    notes: list[str] = []
+    if metric == "dim_spread":
+        null_name = case.claim.null.name if case.claim.null else ""
+        if null_name == "gaussian_same_spectrum":
+            gauss = _runs(ctx, "gaussian", run_gaussian, cfg)
+            null = [g["dim_spread"] for g in gauss]
+            details["gaussian_dims"] = [np.asarray(g["dims"]).tolist() for g in gauss]
+        else:
+            null = _pool(runs, "rp_dim_spread")
+        return Evidence([r["dim_spread"] for r in runs], null, details)
+    if metric == "ws_spread":
+        key = (
+            "untrained_ws_spread"
+            if case.claim.null and case.claim.null.name == "untrained_gate"
+            else "rp_ws_spread"
+        )
+        return Evidence([r["ws_spread"] for r in runs], _pool(runs, key), details)
+    if metric in ("nmi", "ari"):
+        details["source_by_stratum"] = np.asarray(runs[0]["source_by_stratum"]).tolist()
+        details["source_names"] = runs[0]["source_names"]
+        return Evidence([r[metric] for r in runs], _pool(runs, f"perm_{metric}"), details)
+    if metric == "ari_gate_pca":
+        details["expert_usage"] = [np.asarray(r["expert_usage"]).tolist() for r in runs]
+        return Evidence([r["ari_gate_pca"] for r in runs], _pool(runs, "untrained_ari_gate_pca"), details)
+    if metric == "expert_distance":
+        r0 = runs[0]
+        details.update(
+            heat_strata=np.mean([r["heat_strata"] for r in runs], axis=0).tolist(),
+            heat_sources=np.mean([r["heat_sources"] for r in runs], axis=0).tolist(),
+            heat_strata_seed0=np.asarray(r0["heat_strata"]).tolist(),
+            source_by_stratum=np.asarray(r0["source_by_stratum"]).tolist(),
+            source_names=r0["source_names"],
+            pca3=np.round(np.asarray(r0["pca3"]), 4).tolist(),
+            pca3_strata=np.asarray(r0["pca3_strata"]).tolist(),
+            pca3_source=np.asarray(r0["pca3_source"]).tolist(),
+            entropy=[r["entropy"] for r in runs],
+            untrained_entropy=[float(np.mean(r["untrained_entropy"])) for r in runs],
+            gate_moved=[r["gate_moved"] for r in runs],
+            expert_usage=[np.asarray(r["expert_usage"]).tolist() for r in runs],
+            recon_final=[float(np.asarray(r["recon"])[-1]) for r in runs],
+            nmi=[r["nmi"] for r in runs],
+            ari=[r["ari"] for r in runs],
+        )
+        return Evidence([r["expert_distance"] for r in runs], None, details, notes)
+    raise KeyError(f"stratified/strata has no metric {metric!r}")
+
+
+@evidence("stratified/model_size")
+def model_size_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
+    """S6 / S7: paired (same seed) difference larger-minus-smaller model of a same-family pair."""
+    pair = str(case.params["pair"])
+    if pair not in ctx.settings["pairs"]:
+        raise Untestable(
+            f"pair {pair!r} is not compared in the {ctx.profile} profile (pairs: {sorted(ctx.settings['pairs'])})"
+        )
+    small, large = ctx.settings["pairs"][pair]
+    rs = _runs(ctx, "strata", run_strata, _model_cfg(case, ctx, small))
+    rl = _runs(ctx, "strata", run_strata, _model_cfg(case, ctx, large))
+    metric = case.claim.metric
+    if metric == "nmi_gain":
+        diff = [b["nmi"] - a["nmi"] for a, b in zip(rs, rl, strict=True)]
+        details = {"small": [a["nmi"] for a in rs], "large": [b["nmi"] for b in rl]}
+    elif metric == "entropy_drop":
+        # Lower gate entropy for the larger model = concentration; difference small - large.
+        diff = [a["entropy"] - b["entropy"] for a, b in zip(rs, rl, strict=True)]
+        details = {
+            "small": [a["entropy"] for a in rs],
+            "large": [b["entropy"] for b in rl],
+            "small_untrained": [float(np.mean(a["untrained_entropy"])) for a in rs],
+            "large_untrained": [float(np.mean(b["untrained_entropy"])) for b in rl],
+        }
+    else:
+        raise KeyError(f"stratified/model_size has no metric {metric!r}")
+    details.update(pair=[small, large], method=str(case.params["method"]))
+    return Evidence(diff, None, details)
+
+
+@evidence("stratified/ldb")
+def ldb_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
+    """S1/S2 (properties of the trained MoE) and S9 (known-truth recovery) on the line/disk/ball set."""
+    method = str(case.params.get("method", "text"))
+    cfg = _config(ctx.settings, method, data="ldb", ldb_per_stratum=ctx.settings["ldb_per_stratum"])
+    cfg.update(n_strata=3, ldb_dim=ctx.settings["ldb_dim"], min_stratum_size=ctx.settings["min_stratum_size"])
+    runs = _runs(ctx, "ldb", run_ldb, cfg)
+    metric = case.claim.metric
+    details = {
+        "dims": [np.asarray(r["dims"]).tolist() for r in runs],
+        "sizes": [np.asarray(r["sizes"]).tolist() for r in runs],
+        "true_component_dims": np.asarray(runs[0]["true_component_dims"]).tolist(),
+        "method": method,
+    }
+    if metric in ("support_exact_fraction", "ste_identity_error", "gate_row_error"):
+        return Evidence([r[metric] for r in runs], None, details)
+    if metric == "ari":
+        return Evidence([r["ari"] for r in runs], _pool(runs, "perm_ari"), details)
+    if metric == "dim_error":
+        return Evidence([r["dim_error"] for r in runs], _pool(runs, "rp_dim_error"), details)
+    raise KeyError(f"stratified/ldb has no metric {metric!r}")

@@ -1,0 +1,85 @@
+"""Profile settings of the stratified study (smoke / ci / full).
+
+MoE hyper-parameters from paper S, Sec. 5: 7 experts, 32 atoms, sparsities [8..32], lr 1e-3, 100 epochs, 5 strata.
+Not given by the paper and pinned here: query dimension Q = 32, LISTA depth 3, batch 256, load-balancing weight
+0.1 (see moe.py), supervised-contrastive temperature 0.1 (released-code variant), PCA-64 (released code).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geomclaims.registry import register_profiles
+
+PAPER_MOE: dict[str, Any] = {
+    "n_atoms": 32,
+    "sparsities": [8, 12, 16, 20, 24, 28, 32],
+    "lr": 1e-3,
+    "epochs": 100,
+    "query_dim": 32,
+    "lista_iters": 3,
+    "batch_size": 256,
+    "balance_weight": 0.1,
+    "temperature": 0.1,
+}
+
+_COMMON: dict[str, Any] = {
+    "moe": PAPER_MOE,
+    "n_strata": 5,  # paper Sec. 5: "number of strata ... 5"
+    "pca_dim": 64,  # released code: KMeans on PCA-64
+    "pca_threshold": 0.75,  # Table 1: components reaching 75% of the variance
+    "min_stratum_size": 20,  # strata smaller than this are left out of spreads (dimension capped by size)
+    "max_length": 128,
+    "data_seed": 0,
+    "synthetic_dim": 48,
+    "ldb_per_stratum": 200,  # S9 line/disk/ball points per stratum
+    "ldb_dim": 96,
+    "n_null_draws": 20,  # random partitions / label permutations per seed
+    "n_untrained_draws": 10,  # fresh gate initialisations per seed
+    "n_scatter": 300,  # 3-D PCA points kept for the report
+}
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        **_COMMON,
+        "moe": {**PAPER_MOE, "epochs": 3},
+        "data": "synthetic",
+        "n_per_source": 30,
+        "ldb_per_stratum": 60,
+        "models": ["minilm-l6", "mpnet-base", "smollm2-135m"],
+        "pairs": {"minilm-l6>mpnet-base": ["minilm-l6", "mpnet-base"]},
+        "seeds": [0, 1],
+        "n_null_draws": 4,
+        "n_untrained_draws": 3,
+        "n_scatter": 50,
+    },
+    "ci": {
+        **_COMMON,
+        "data": "real",
+        "n_per_source": 200,
+        "models": ["minilm-l6", "mpnet-base", "smollm2-135m"],
+        # Same-family size pairs the profile can compare (RESOURCES.md): only the two sentence encoders in ci.
+        "pairs": {"minilm-l6>mpnet-base": ["minilm-l6", "mpnet-base"]},
+        "seeds": [0, 1, 2, 3, 4],
+    },
+    "full": {
+        **_COMMON,
+        "data": "real",
+        "n_per_source": 500,  # paper: 500 texts per source
+        "models": [
+            "minilm-l6",
+            "mpnet-base",
+            "smollm2-135m",
+            "gemma3-270m",
+            "qwen2.5-coder-0.5b",
+            "qwen2.5-coder-1.5b",
+        ],
+        "pairs": {
+            "minilm-l6>mpnet-base": ["minilm-l6", "mpnet-base"],
+            "qwen2.5-coder-0.5b>qwen2.5-coder-1.5b": ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"],
+        },
+        "seeds": list(range(10)),
+    },
+}
+
+register_profiles("stratified", SETTINGS)

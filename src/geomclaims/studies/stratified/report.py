@@ -1,0 +1,1 @@
+"""Report section of the stratified study (filled in below)."""

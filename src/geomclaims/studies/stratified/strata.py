@@ -1,0 +1,135 @@
+"""Strata and their statistics: PCA-75% dimension (Table 1), gate-weighted sparsity (Table 2), and the controls.
+
+Conventions (paper S, Sec. 5.2):
+
+* Table 1 "intrinsic dimension" of a stratum = ``effective_rank(points of the stratum, 0.75)`` (number of
+  principal components reaching 75% of the centred variance). Text method: in the embedding space itself; released
+  code: in the PCA-64 space it clusters in.
+* Table 2 "weighted sparsity" of a stratum = mean over its points of ``sum_e w_e s_e`` (gate weights times the
+  experts' sparsity levels).
+* Strata with fewer than ``min_size`` points are left out of spreads (their PCA dimension is capped by their size,
+  not by geometry); the table keeps them with their size so the report shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from geomclaims.metrics import effective_rank, mle_dimension, random_partition, twonn
+
+
+def standardize(X: np.ndarray) -> np.ndarray:
+    """Centre and scale by one global factor so the mean squared coordinate is 1 (keeps all angles and ratios)."""
+    Xc = X - X.mean(0)
+    return Xc / np.sqrt((Xc**2).mean())
+
+
+def pca_project(X: np.ndarray, k: int) -> np.ndarray:
+    """Coordinates of the centred rows on the top-``k`` principal axes (the released code's PCA-64 space)."""
+    Xc = X - X.mean(0)
+    _, _, vt = np.linalg.svd(Xc, full_matrices=False)
+    return Xc @ vt[:k].T
+
+
+def kmeans_labels(Y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """KMeans(k) labels, relabelled by decreasing cluster size (ties by first appearance) for stable tables."""
+    raw = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(Y)
+    return relabel_by_size(raw, k)
+
+
+def relabel_by_size(labels: np.ndarray, k: int) -> np.ndarray:
+    sizes = np.bincount(labels, minlength=k)
+    order = np.argsort(-sizes, kind="stable")
+    new = np.empty(k, dtype=np.int64)
+    new[order] = np.arange(k)
+    return new[labels]
+
+
+def stratum_dims(X: np.ndarray, strata: np.ndarray, k: int, threshold: float = 0.75) -> np.ndarray:
+    """(k,) PCA-``threshold`` dimension per stratum (0 for strata with fewer than 2 points)."""
+    out = np.zeros(k)
+    for s in range(k):
+        pts = X[strata == s]
+        out[s] = effective_rank(pts, threshold) if len(pts) >= 2 else 0
+    return out
+
+
+def stratum_means(values: np.ndarray, strata: np.ndarray, k: int) -> np.ndarray:
+    """(k, ...) mean of ``values`` (per point, any trailing shape) per stratum; 0 for empty strata."""
+    out = np.zeros((k, *values.shape[1:]))
+    for s in range(k):
+        if np.any(strata == s):
+            out[s] = values[strata == s].mean(0)
+    return out
+
+
+def spread(values: np.ndarray, sizes: np.ndarray, min_size: int) -> float:
+    """max - min over strata with at least ``min_size`` points (0 when fewer than two qualify)."""
+    keep = values[sizes >= min_size]
+    return float(keep.max() - keep.min()) if keep.size >= 2 else 0.0
+
+
+def cross_check_dims(
+    X: np.ndarray, strata: np.ndarray, k: int, min_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """TwoNN and MLE (k=20) dimension per stratum on distinct points (duplicate texts give zero distances).
+
+    Strata with fewer than ``min_size`` distinct points get 0 (reported as 'too small').
+    """
+    two, mle = np.zeros(k), np.zeros(k)
+    for s in range(k):
+        pts = np.unique(X[strata == s], axis=0)
+        if len(pts) >= max(min_size, 22):
+            two[s] = twonn(pts)
+            mle[s] = mle_dimension(pts, k=20)
+    return two, mle
+
+
+def weighted_sparsity(gate: np.ndarray, sparsities: Sequence[int]) -> np.ndarray:
+    """(n,) sum_e w_e s_e per point."""
+    return gate @ np.asarray(sparsities, dtype=float)
+
+
+def random_partition_spreads(
+    X: np.ndarray,
+    values: np.ndarray | None,
+    strata: np.ndarray,
+    k: int,
+    min_size: int,
+    n_draws: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spreads of (PCA-75% dims, mean ``values``) over random partitions with the observed stratum sizes.
+
+    The permutation control of S3/S4: same points, same stratum sizes, membership drawn at random. ``values`` may
+    be None (then the second array is zeros).
+    """
+    sizes = np.bincount(strata, minlength=k)
+    dims, vals = np.zeros(n_draws), np.zeros(n_draws)
+    for r in range(n_draws):
+        fake = random_partition(sizes, seed * 100_003 + r)
+        dims[r] = spread(stratum_dims(X, fake, k), sizes, min_size)
+        if values is not None:
+            vals[r] = spread(stratum_means(values, fake, k), sizes, min_size)
+    return dims, vals
+
+
+def gaussian_same_spectrum(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A single Gaussian cloud with the same size, mean, principal axes and variance spectrum as ``X``.
+
+    The S3 control: no strata at all, but the same global second-order geometry. If clustering it yields strata of
+    different PCA dimension too, differing dimensions alone do not show stratification.
+    """
+    mean = X.mean(0)
+    _, s, vt = np.linalg.svd(X - mean, full_matrices=False)
+    n = X.shape[0]
+    g = rng.standard_normal((n, s.size))
+    return mean + (g * (s / np.sqrt(n))) @ vt
+
+
+def mean_gate_by_group(gate: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """(k, E) mean gate row per group (strata x experts or sources x experts heatmaps)."""
+    return stratum_means(gate, groups, k)
