@@ -163,3 +163,8 @@ def test_profiles_and_listing(tmp_cache: Path) -> None:
         assert r["cached"] is False  # empty cache
     with pytest.raises(KeyError, match="unknown profile"):
         F.fetch_profile("nope")
+
+
+def test_dm_mathematics_offline_names_generator(tmp_cache: Path) -> None:
+    with pytest.raises(F.ResourceUnavailable, match=r"mathematics_dataset==1\.0\.1.*pip install"):
+        F.fetch("dm_mathematics", progress=False)

@@ -103,3 +103,16 @@ def test_lm_corpus_real_budget() -> None:
     assert n == sum(len(d.encode()) for d in docs) and 199_990 <= n <= 200_000
     wiki, nw = skip_unavailable(lambda: lm_corpus("wikipedia"))
     assert len(wiki) == 10_033 and nw > 4_000_000
+
+
+def test_dm_mathematics_when_generated() -> None:
+    """Generation takes CPU-minutes, so this only checks an already generated corpus (fetch --profile ci)."""
+    from geomclaims.resources.lm_corpora import DM_PER_TRAIN_MODULE, _dm_cached, _dm_dir
+
+    if not _dm_cached(_dm_dir(DM_PER_TRAIN_MODULE)):
+        pytest.skip("DM-mathematics not generated yet; run: geomclaims fetch --profile ci")
+    assert _dm_cached(_dm_dir(DM_PER_TRAIN_MODULE), verify=True), "recorded sha256 no longer matches"
+    docs, n = lm_corpus("dm_mathematics")
+    assert len(docs) >= 150 and n > 500_000
+    q, a = docs[0].splitlines()[:2]
+    assert q and a

@@ -82,7 +82,7 @@ class Source:
             return ""
         first = self.packages[0]
         if len(self.packages) > 1 and all(p.version == first.version for p in self.packages):
-            return f"{first.name} (+{len(self.packages) - 1} parts)=={first.version}"
+            return f"{first.name}..{self.packages[-1].name.rsplit('-', 1)[-1]}=={first.version}"
         return ", ".join(p.spec for p in self.packages)
 
 
