@@ -90,7 +90,9 @@ def empirical(
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be [n, L] and y [n]; got {X.shape} and {y.shape}")
     if X.min() < 0 or max(X.max(), y.max()) >= vocab_size:
-        raise ValueError(f"tokens must lie in [0, {vocab_size}); got range [{X.min()}, {max(X.max(), y.max())}]")
+        raise ValueError(
+            f"tokens must lie in [0, {vocab_size}); got range [{X.min()}, {max(X.max(), y.max())}]"
+        )
     V = vocab_size
     n, L = X.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)

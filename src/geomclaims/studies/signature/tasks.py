@@ -10,9 +10,11 @@ integer token. The paper's parameters (Sec. 5): A = {11, ..., 20}, Z = Y = {101,
 The paper does not say how a pair (a1, a2) is drawn; we draw both anchors independently and uniformly (so a1 == a2
 happens with probability 1/|A|), which is the only reading under which its closed forms start from U(A) x U(A).
 
-Vocabulary (the paper does not state one): every integer token 0..180, i.e. the smallest contiguous range holding
-all keys, anchors and labels of the three tasks, shared by all tasks so the models are identical across tasks.
-The softmax runs over all ``VOCAB_SIZE`` = 181 tokens (d_vob in Corollary 1).
+Vocabulary (the paper does not state one): tokens are the integers themselves. Signatures are indexed by token
+value over 0..180 (``VOCAB_SIZE``; the smallest range holding every token of the three tasks). A *model* of a task
+embeds and predicts over that task's own vocabulary ``TaskSpec.vocab`` = anchors + key domain + label domain
+(90 tokens for f_add and f_tadd, 50 for f_mod), so d_vob of Corollary 1 is that size and no softmax mass is spent
+on tokens the task never uses. (A shared 181-token output would double the CPU cost for no claim-relevant gain.)
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ class TaskSpec:
         if self.name == "f_add":
             return np.arange(min(self.keys) + 2 * a_min, max(self.keys) + 2 * a_max + 1)
         return np.asarray(self.keys)
+
+    @property
+    def vocab(self) -> np.ndarray:
+        """The task's model vocabulary: sorted union of anchors, key domain and label domain (token values)."""
+        return np.unique(np.concatenate([np.asarray(self.anchors), self.key_domain, self.label_domain]))
+
+    def token_index(self) -> np.ndarray:
+        """Map token value -> row of the model's embedding/unembedding (-1 for tokens outside the vocabulary)."""
+        idx = np.full(VOCAB_SIZE, -1, dtype=np.int64)
+        idx[self.vocab] = np.arange(self.vocab.size)
+        return idx
 
     def label(self, z: np.ndarray, a1: np.ndarray, a2: np.ndarray) -> np.ndarray:
         """The task's label for keys and anchors (vectorised)."""

@@ -1,0 +1,45 @@
+"""Profile settings of the signature study (smoke / ci / full). Every knob an experiment uses is here or in the
+config builders next to the code (``train.toy_config``, ``lm.lm_config``), so a cache key names all of them."""
+
+from __future__ import annotations
+
+from geomclaims.registry import register_profiles
+
+LM_CORPORA = ["dm_mathematics", "arxiv_latex", "python_docs", "wikipedia", "prose_shakespeare"]
+# P11's "general corpus": all five stand-ins pooled, as the paper pools its five Pile subsets (Sec. 6)
+PRETRAINED = {"model": "smollm2-135m", "corpora": LM_CORPORA}
+
+SETTINGS = {
+    "smoke": {
+        "toy_schedule": "smoke",
+        "toy_overrides": {"n_checkpoints": 12, "d": 32},  # plumbing: a narrow model
+        "seeds": [0, 1],
+        "shuffled_seeds": [0, 1],
+        "n_null": 50,  # init draws / permutations / random directions
+        "cost_steps": 20,  # steps of the paper schedule timed for the cost extrapolation
+        "lm": {"scale": "smoke", "corpora": ["synthetic_a", "synthetic_b"], "archs": ["qwen2", "llama"]},
+        "pretrained": {"model": None, "corpora": []},
+    },
+    "ci": {
+        "toy_schedule": "fast",
+        "toy_overrides": {},
+        "seeds": [0, 1, 2, 3, 4],
+        "shuffled_seeds": [0, 1, 2, 3, 4],
+        "n_null": 1000,
+        "cost_steps": 100,
+        "lm": {"scale": "ci", "corpora": LM_CORPORA, "archs": ["qwen2", "llama"]},
+        "pretrained": PRETRAINED,
+    },
+    "full": {
+        "toy_schedule": "paper",
+        "toy_overrides": {},
+        "seeds": list(range(20)),
+        "shuffled_seeds": list(range(20)),
+        "n_null": 2000,
+        "cost_steps": 200,
+        "lm": {"scale": "full", "corpora": LM_CORPORA, "archs": ["qwen2", "llama"]},
+        "pretrained": PRETRAINED,
+    },
+}
+
+register_profiles("signature", SETTINGS)
