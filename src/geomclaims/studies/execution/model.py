@@ -112,7 +112,9 @@ class EnsembleTransformer(nn.Module):
     def mlp(self, layer: int, x: torch.Tensor) -> torch.Tensor:
         P = self.params
         xn = F.layer_norm(x, (x.shape[-1],))
-        h = F.gelu(torch.einsum("ebtd,edh->ebth", xn, P[f"L{layer}_W_in"]) + P[f"L{layer}_b_in"][:, None, None])
+        h = F.gelu(
+            torch.einsum("ebtd,edh->ebth", xn, P[f"L{layer}_W_in"]) + P[f"L{layer}_b_in"][:, None, None]
+        )
         return torch.einsum("ebth,ehd->ebtd", h, P[f"L{layer}_W_out"]) + P[f"L{layer}_b_out"][:, None, None]
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,4 +171,8 @@ class EnsembleTransformer(nn.Module):
 def member_losses(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy per member [E] (mean over the batch). ``target`` is [E, B]."""
     E, B, C = logits.shape
-    return F.cross_entropy(logits.reshape(E * B, C), target.reshape(E * B), reduction="none").reshape(E, B).mean(1)
+    return (
+        F.cross_entropy(logits.reshape(E * B, C), target.reshape(E * B), reduction="none")
+        .reshape(E, B)
+        .mean(1)
+    )

@@ -49,7 +49,9 @@ class TaskSpec:
             raise ValueError(f"m_values must be positive, got {self.m_values}")
         # m marker/value pairs with a gap between markers need 2m - 1 slots in the T - 1 positions before the query.
         if 2 * max(self.m_values) > self.T - 1:
-            raise ValueError(f"T={self.T} is too short for m={max(self.m_values)} non-adjacent marker/value pairs")
+            raise ValueError(
+                f"T={self.T} is too short for m={max(self.m_values)} non-adjacent marker/value pairs"
+            )
 
     @property
     def vocab(self) -> Vocab:
@@ -102,7 +104,9 @@ def _marker_positions(rng: np.random.Generator, n: int, m: int, T: int) -> np.nd
     return chosen + np.arange(m)[None, :]
 
 
-def sample(spec: TaskSpec, rng: np.random.Generator, batch: int, m_values: Sequence[int] | None = None) -> Batch:
+def sample(
+    spec: TaskSpec, rng: np.random.Generator, batch: int, m_values: Sequence[int] | None = None
+) -> Batch:
     """Draw ``batch`` sequences; each sample's m is uniform over ``m_values`` (default: ``spec.m_values``)."""
     voc = spec.vocab
     m_choices = np.asarray(tuple(m_values) if m_values is not None else spec.m_values, dtype=np.int64)
