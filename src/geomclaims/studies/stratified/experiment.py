@@ -15,12 +15,14 @@ and KMeans; the data RNG for the controls is ``np.random.default_rng([data_seed,
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from geomclaims.claims import ClaimCase
 from geomclaims.metrics import ari, label_permutation, nmi, random_partition, row_entropy
@@ -70,9 +72,20 @@ def _config(s: Mapping[str, Any], method: str, **extra: Any) -> dict[str, Any]:
     return cfg
 
 
-def _threads() -> None:
-    # The ci budget assumes 2 CPU cores; never ask torch for more.
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the MoE and the statistics single-threaded (torch and BLAS).
+
+    The matrices here are small (<= 1200 x 768): a second thread gains little, and on a shared 2-core box
+    OpenBLAS/OpenMP spin-waiting made a 200 x 96 SVD 100x slower (500 ms vs 4 ms) and a training step 10x slower.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _data_rng(cfg: Mapping[str, Any], seed: int) -> np.random.Generator:
@@ -122,7 +135,6 @@ def _gate_used(gate_soft: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
 
 def _fit(corpus: Corpus, cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """Train the MoE of ``cfg['method']`` on ``corpus`` and form strata; the core every experiment shares."""
-    _threads()
     Z = _moe_input(corpus.X, cfg)
     untrained = _untrained_gates(Z, cfg, seed, device)
     labels = corpus.label if cfg["method"] == "released-code" else None
@@ -165,7 +177,7 @@ def _table(
 # ----------------------------------------------------------------------------------------------------------
 
 
-def run_strata(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """One model x method x seed on the six-source corpus: Tables 1-2, S5/S7/S8 scores and their controls."""
     corpus = load_corpus(dict(cfg), device)
     rng = _data_rng(cfg, seed)
@@ -240,27 +252,33 @@ def run_strata(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dic
     }
 
 
-def run_gaussian(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+def _run_gaussian(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """S3 control: a single Gaussian with the embeddings' spectrum through the same pipeline."""
     corpus = load_corpus(dict(cfg), device)
     rng = _data_rng(cfg, seed)
     base = corpus.X if cfg["method"] == "text" else st.pca_project(corpus.X, cfg["pca_dim"])
     gauss = st.gaussian_same_spectrum(base, rng)
-    # Released code: ``gauss`` is already in PCA-64 coordinates, and the PCA-64 of it is (a rotation of) itself.
     fake = Corpus(X=gauss, source=corpus.source, label=corpus.label, source_names=corpus.source_names)
-    fit = _fit(fake, cfg, seed, device)
-    tab = _table(fit["space"], fit["strata"], fit["w_used"], cfg)
+    if cfg["method"] == "text":
+        fit = _fit(fake, cfg, seed, device)
+        space, strata = fit["space"], fit["strata"]
+    else:
+        # Released code: strata are KMeans on PCA-64 and do not depend on the MoE, so no training is needed here;
+        # ``gauss`` already lives in PCA-64 coordinates.
+        space, strata = gauss, st.kmeans_labels(gauss, cfg["n_strata"], seed)
+    k, m = cfg["n_strata"], cfg["min_stratum_size"]
+    sizes = np.bincount(strata, minlength=k)
+    dims = st.stratum_dims(space, strata, k, cfg["pca_threshold"])
     return {
         "data_seed": int(cfg["data_seed"]),
         "torch_seed": int(seed),
-        "dims": tab["dims"],
-        "sizes": tab["sizes"],
-        "dim_spread": tab["dim_spread"],
-        "ws_spread": tab["ws_spread"],
+        "dims": dims,
+        "sizes": sizes,
+        "dim_spread": st.spread(dims, sizes, m),
     }
 
 
-def run_ldb(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+def _run_ldb(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """S1/S2/S9: the pipeline on the line/disk/ball set (true strata of dimension 1, 2, 3)."""
     corpus = line_disk_ball(cfg["ldb_per_stratum"], cfg["ldb_dim"], cfg["data_seed"])
     rng = _data_rng(cfg, seed)
@@ -309,6 +327,28 @@ def run_ldb(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[s
             )
         ),
     }
+
+
+def run_strata(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+    """One model x method x seed on the six-source corpus: Tables 1-2, S5/S7/S8 scores and their controls."""
+    load_corpus(
+        dict(cfg), device
+    )  # embeddings (cached) with the default threading, before going single-threaded
+    with _one_thread():
+        return _run_strata(cfg, seed, device)
+
+
+def run_gaussian(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+    """S3 control: a single Gaussian with the embeddings' spectrum through the same pipeline."""
+    load_corpus(dict(cfg), device)
+    with _one_thread():
+        return _run_gaussian(cfg, seed, device)
+
+
+def run_ldb(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
+    """S1/S2/S9: the pipeline on the line/disk/ball set (true strata of dimension 1, 2, 3)."""
+    with _one_thread():
+        return _run_ldb(cfg, seed, device)
 
 
 # ----------------------------------------------------------------------------------------------------------

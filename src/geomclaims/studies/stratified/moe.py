@@ -38,16 +38,20 @@ def top_s_straight_through(c: torch.Tensor, s: torch.Tensor | int) -> tuple[torc
     """Keep the ``s`` largest-magnitude entries of each row of ``c``; the gradient passes as the identity.
 
     ``c`` is ``(..., B, M)``; ``s`` is an int or a tensor of shape ``(...)`` (one sparsity per leading index, e.g.
-    per expert). Returns ``(gamma, mask)``. Forward: ``gamma = c * mask`` with exactly ``s`` ones per mask row (rank
-    of |c| < s, so ties cannot add entries). Backward: the classic straight-through estimator, d gamma / d c = I on
+    per expert). Returns ``(gamma, mask)``. Forward: ``gamma = c * mask`` with exactly ``s`` ones per mask row (the ``s``
+    largest magnitudes). Backward: the classic straight-through estimator, d gamma / d c = I on
     every entry, so atoms that are not selected now can still learn to be selected (a masked gradient would leave
     them dead).
     """
     s_t = torch.as_tensor(s, device=c.device)
     if bool((s_t < 1).any()) or bool((s_t > c.shape[-1]).any()):
         raise ValueError(f"sparsity {s_t.tolist()} outside [1, {c.shape[-1]}]")
-    rank = c.detach().abs().argsort(dim=-1, descending=True).argsort(dim=-1)
-    mask = (rank < s_t.reshape(*s_t.shape, 1, 1)).to(c.dtype)
+    # One sort gives each row's s-th largest magnitude; keep entries at or above it (ties have probability 0 for
+    # continuous pre-activations; the property tests check the count).
+    mag = c.detach().abs()
+    idx = (s_t - 1).reshape(*s_t.shape, 1, 1).expand(*mag.shape[:-1], 1)
+    kth = mag.sort(dim=-1, descending=True).values.gather(-1, idx)
+    mask = (mag >= kth).to(c.dtype)
     hard = c * mask
     return c + (hard - c).detach(), mask
 

@@ -34,7 +34,7 @@ _COMMON: dict[str, Any] = {
     "synthetic_dim": 48,
     "ldb_per_stratum": 200,  # S9 line/disk/ball points per stratum
     "ldb_dim": 96,
-    "n_null_draws": 20,  # random partitions / label permutations per seed
+    "n_null_draws": 10,  # random partitions / label permutations per seed
     "n_untrained_draws": 10,  # fresh gate initialisations per seed
     "n_scatter": 300,  # 3-D PCA points kept for the report
 }
@@ -42,15 +42,15 @@ _COMMON: dict[str, Any] = {
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {
         **_COMMON,
-        "moe": {**PAPER_MOE, "epochs": 3},
+        "moe": {**PAPER_MOE, "epochs": 2},
         "data": "synthetic",
-        "n_per_source": 30,
-        "ldb_per_stratum": 60,
+        "n_per_source": 25,
+        "ldb_per_stratum": 40,
         "models": ["minilm-l6", "mpnet-base", "smollm2-135m"],
         "pairs": {"minilm-l6>mpnet-base": ["minilm-l6", "mpnet-base"]},
         "seeds": [0, 1],
-        "n_null_draws": 4,
-        "n_untrained_draws": 3,
+        "n_null_draws": 3,
+        "n_untrained_draws": 2,
         "n_scatter": 50,
     },
     "ci": {
