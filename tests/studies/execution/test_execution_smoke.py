@@ -1,0 +1,34 @@
+"""The smoke profile drives the execution evidence functions end to end (plumbing only; never judges science)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geomclaims.claims import Verdict, load_claims
+from geomclaims.paths import project_root
+from geomclaims.runner import Session
+from geomclaims.store import Store
+
+WANTED = (
+    "E2-vo-lower-than-qk[r90]",
+    "E4-dimension-stable",
+    "E6-commutator-persists",
+    "E7-perpendicular[W_Q]",
+)
+
+
+def test_smoke_evidence_runs_end_to_end(tmp_path: Path) -> None:
+    cases = [
+        c
+        for c in load_claims(project_root() / "claims/execution_manifolds.yaml").cases()
+        if c.case_id in WANTED
+    ]
+    assert len(cases) == len(WANTED)
+    session = Session(profile="smoke", store=Store(tmp_path), progress=False)
+    for case in cases:
+        entry = session.evaluate(case)
+        assert entry["verdict"] in {v.value for v in Verdict}, entry
+        assert entry["verdict"] != Verdict.UNTESTABLE.value, entry["explanation"]
+    e7 = next(e for e in session.entries if e["id"] == "E7-perpendicular[W_Q]")
+    assert len(e7["details"]["rho_grad_mean"]) == len(e7["details"]["steps"])
+    assert e7["null"]["samples"], "E7 must carry random-subspace null samples"

@@ -1,0 +1,76 @@
+"""Marker-based modular arithmetic generator (paper E Sec. 3.1): targets, marker layout, seeding, schedules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geomclaims.studies.execution.task import TaskSpec, data_rng, sample, stage_m_values
+
+
+def _decode(tokens: np.ndarray, spec: TaskSpec) -> list[list[int]]:
+    """Marked values of each sequence, read back from the tokens alone."""
+    marker = spec.vocab.marker
+    return [[int(row[p + 1]) for p in np.flatnonzero(row == marker)] for row in tokens]
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+@pytest.mark.parametrize("T,C", [(16, 8), (32, 16)])
+def test_target_is_the_marked_values_reduced_mod_C(op: str, T: int, C: int) -> None:
+    spec = TaskSpec(T=T, C=C, m_values=(1, 2, 3, 4, 5, 6)[: (T - 1) // 2 if T < 16 else 6], op=op)
+    b = sample(spec, data_rng(3), 512)
+    for vals, target, m in zip(_decode(b.tokens, spec), b.target, b.m, strict=True):
+        assert len(vals) == m
+        expect = sum(vals) % C if op == "add" else int(np.prod(vals)) % C
+        assert target == expect
+
+
+def test_markers_are_non_adjacent_followed_by_values_and_the_query_is_last() -> None:
+    spec = TaskSpec(T=16, C=8, m_values=(1, 2, 3, 4, 5, 6, 7))
+    b = sample(spec, data_rng(0), 2000)
+    voc = spec.vocab
+    assert np.all(b.tokens[:, -1] == voc.query)
+    assert not np.any(b.tokens[:, :-1] == voc.query)
+    for row, m, pos in zip(b.tokens, b.m, b.marker_pos, strict=True):
+        p = np.flatnonzero(row == voc.marker)
+        assert p.tolist() == pos[:m].tolist()
+        assert np.all(np.diff(p) >= 2), "two markers are adjacent"
+        assert np.all(row[p + 1] < spec.C), "a marker is not followed by a value token"
+    # Every admissible position is used (the layout sampler is not biased to the start).
+    assert set(np.unique(b.marker_pos[b.marker_pos >= 0])) == set(range(spec.T - 2))
+
+
+def test_distractors_include_value_tokens_only_when_asked() -> None:
+    for flag in (True, False):
+        spec = TaskSpec(T=32, C=8, m_values=(1,), distractor_values=flag)
+        b = sample(spec, data_rng(1), 256)
+        n_values = (b.tokens < spec.C).sum(1)
+        assert (n_values.max() > 1) == flag
+
+
+def test_generator_is_seeded_and_independent_of_torch() -> None:
+    import torch
+
+    spec = TaskSpec()
+    a = sample(spec, data_rng(5), 64)
+    torch.manual_seed(123)
+    b = sample(spec, data_rng(5), 64)
+    c = sample(spec, data_rng(6), 64)
+    d = sample(spec, data_rng(5, "eval"), 64)
+    assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.target, b.target)
+    assert not np.array_equal(a.tokens, c.tokens)
+    assert not np.array_equal(a.tokens, d.tokens)
+
+
+def test_curriculum_stages_ascend_and_mixed_uses_all() -> None:
+    mixed = TaskSpec(m_values=(1, 2, 3, 4))
+    cur = TaskSpec(m_values=(1, 2, 3, 4), schedule="curriculum")
+    assert stage_m_values(mixed, 50, 100) == (1, 2, 3, 4)
+    assert [stage_m_values(cur, s, 100)[0] for s in (0, 24, 25, 50, 75, 99, 100)] == [1, 1, 2, 3, 4, 4, 4]
+
+
+def test_invalid_specs_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        TaskSpec(T=8, m_values=(4,))
+    with pytest.raises(ValueError):
+        TaskSpec(op="sub")
