@@ -343,5 +343,5 @@ def curriculum_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     return Evidence(
         measured=measured,
         details=details,
-        notes=[_acc_note(variant + " mixed", mixed), _acc_note(variant + " curriculum", cur)],
+        notes=[_acc_note(variant + " curriculum", cur)],
     )
