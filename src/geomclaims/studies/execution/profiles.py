@@ -11,7 +11,7 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
   m = 1 within 1000 steps; AdamW 3e-3 at T = 32 needed ~1000 steps for m = 1 alone). Named, never substituted.
 
 ci scale-down (documented, applies to every variant): d = 32 instead of 128, 2 layers (5 for released-code),
-5 seeds instead of 20, 1500 steps with 31 snapshots (every 50 steps) instead of "every 100 steps" over an
+4 seeds instead of 20 (2 for released-code, which used 1-2), 1200 steps with 25 snapshots (every 50 steps) instead of "every 100 steps" over an
 unspecified run length.
 """
 
@@ -64,27 +64,28 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "threads": 1,
     },
     "ci": {
-        "seeds": [0, 1, 2, 3, 4],
+        # Sized for ~5 min of 2-core compute (all eight ensemble runs): 4 seeds, 1200 steps, 25 snapshots.
+        "seeds": [0, 1, 2, 3],
         "d": 32,
         "heads": 4,
         "layers": 2,
-        "steps": 1500,
-        "n_snapshots": 31,
+        "steps": 1200,
+        "n_snapshots": 25,
         "n_commutators": 6,
-        "eval_per_m": 256,
-        "paper_steps": 800,
-        "released_steps": 800,
-        "released_seeds": [0, 1, 2],
+        "eval_per_m": 128,
+        "paper_steps": 600,
+        "released_steps": 600,
+        "released_seeds": [0, 1],
         "released_layers": 5,
-        "shared_init_seeds": [0, 1, 2],
+        "shared_init_seeds": [0, 1],
         "null_draws": 10,
         "sae": {
             "latents": 256,
-            "steps": 600,
+            "steps": 400,
             "batch": 256,
             "l1": 3e-3,
             "topk": 8,
-            "n_fit": 1024,
+            "n_fit": 512,
             "n_eval": 256,
         },
         # One thread: on the shared 2-core CI box two threads per process were ~6x slower (spin-wait contention).
