@@ -147,7 +147,7 @@ def _heatmaps(entries: list[dict[str, Any]], fig_dir: Path) -> str | None:
         ):
             ax = axes[i, j]
             mat = np.asarray(d[key])
-            ax.imshow(mat, aspect="auto", cmap="viridis", vmin=0, vmax=max(float(mat.max()), 1e-9))
+            ax.imshow(mat, aspect="auto", cmap="viridis", vmin=0, vmax=1)  # one scale: a uniform gate is 1/7
             ax.set_xticks(range(mat.shape[1]), [str(s) for s in (8, 12, 16, 20, 24, 28, 32)], fontsize=6)
             ax.set_yticks(
                 range(len(ylabels)), [y[:12] for y in ylabels] if j == 0 else [""] * len(ylabels), fontsize=6
@@ -156,7 +156,10 @@ def _heatmaps(entries: list[dict[str, Any]], fig_dir: Path) -> str | None:
                 ax.set_title(f"{d['model']}\n({SHORT[d['method']]})", fontsize=7)
             if i == 1:
                 ax.set_xlabel("expert (sparsity)", fontsize=6)
-    fig.suptitle("mean gate weight: strata x experts (top), sources x experts (bottom)", fontsize=8)
+    fig.suptitle(
+        "mean gate weight (colour scale 0-1; uniform = 1/7): strata x experts (top), sources x experts (bottom)",
+        fontsize=8,
+    )
     fig.tight_layout()
     path = fig_dir / "stratified_gating_heatmaps.png"
     fig.savefig(path, dpi=110)
