@@ -151,6 +151,8 @@ def fetch_command(pkg: Package, dest: Path | str = "DIR") -> list[str]:
         "download",
         "--no-deps",
         "--disable-pip-version-check",
+        "--retries=2",
+        "--timeout=30",
         "-d",
         str(dest),
     ]
