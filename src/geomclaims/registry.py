@@ -190,13 +190,15 @@ class RunContext:
 
 @functools.cache
 def study_code_version(study: str) -> str:
-    """Hash of the study's and the metrics' source files: a code change invalidates that study's cached results."""
+    """Hash of the study's (minus its report.py) and the metrics' source: a code change invalidates cached results."""
 
     load_study(study)
     module = importlib.import_module(STUDY_MODULES[study])
     root = Path(module.__file__).parent  # type: ignore[arg-type]
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
+        if path.name == "report.py":  # figures and tables only: editing them must not retrain anything
+            continue
         h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
     metrics_root = Path(__file__).parent / "metrics"
