@@ -2,4 +2,4 @@
 tied-embedding model. Importing this package registers the study's profiles, evidence functions and report section.
 """
 
-from . import experiment, profiles  # noqa: F401  (registration side effects)
+from . import experiment, profiles, report  # noqa: F401  (registration side effects)
