@@ -20,8 +20,13 @@ E1_VARIANTS = (
 )
 
 
-def _by_claim(entries: list[dict[str, Any]], claim_id: str) -> list[dict[str, Any]]:
-    return [e for e in entries if e.get("claim_id") == claim_id and e.get("verdict") != "untestable"]
+def _by_claim(entries: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """Judged entries whose claim id starts with ``prefix`` (a claim may be split per matrix or per measure)."""
+    return [
+        e
+        for e in entries
+        if str(e.get("claim_id", "")).startswith(prefix) and e.get("verdict") != "untestable"
+    ]
 
 
 def _save(fig: Any, fig_dir: Path, name: str) -> str:
@@ -74,7 +79,7 @@ def _r90_figure(entries: list[dict[str, Any]], fig_dir: Path) -> str | None:
 
 
 def _entropy_figure(entries: list[dict[str, Any]], fig_dir: Path) -> str | None:
-    rows = _by_claim(entries, "E5-entropy-drop")
+    rows = [r for r in _by_claim(entries, "E5-entropy-drop") if r["params"].get("layer") == "last"]
     if not rows:
         return None
     d = rows[0]["details"]
@@ -91,7 +96,10 @@ def _entropy_figure(entries: list[dict[str, Any]], fig_dir: Path) -> str | None:
 
 
 def _rho_figure(entries: list[dict[str, Any]], fig_dir: Path) -> str | None:
-    rows = _by_claim(entries, "E7-perpendicular")
+    order = {m: i for i, m in enumerate(MATRICES)}
+    rows = sorted(
+        _by_claim(entries, "E7-perpendicular"), key=lambda r: order.get(r["params"].get("matrix"), 99)
+    )
     if not rows:
         return None
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.2), sharey=True, squeeze=False)
