@@ -21,7 +21,7 @@ from geomclaims.claims import ClaimCase
 from geomclaims.metrics import cosine_matrix, mantel, percentile_bin_alignment, r_cos, r_order
 from geomclaims.registry import Evidence, RunContext, Untestable, evidence
 
-from . import models, signatures, train
+from . import signatures, train
 from .tasks import ANCHORS, TASKS, TaskSpec
 
 N_ANCHORS = len(ANCHORS)
@@ -405,6 +405,7 @@ def _grad_alignment(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Ev
     per_step: list[list[float]] = []  # [n_grad_steps][seed]
     lead_only: list[float] = []
     wrong_anchor: list[float] = []
+    other_cos: list[float] = []
     grads_seed = []
     for i in idx:
         sig = member_signatures(res, int(i), n_samples)
@@ -430,16 +431,21 @@ def _grad_alignment(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Ev
                 lead_only.append(float(np.mean(np.diag(cosine_matrix(g, lead)))))
                 c = cosine_matrix(g, pred)
                 wrong_anchor.append(float(c[~np.eye(len(c), dtype=bool)].mean()))
+                other_cos.extend(c[~np.eye(len(c), dtype=bool)].tolist())
         per_step.append(row)
     per_step_arr = np.asarray(per_step)
     measured = per_step_arr[:, 0]  # at initialisation: where Corollary 1's small-weight expansion is made
-    if _null_name(case) != "random_direction":
-        raise KeyError("P12 uses the 'random_direction' null")
-    rng = np.random.default_rng(4242)
-    n = int(ctx.settings["n_null"])
-    g0 = grads_seed[0]
-    rand = rng.normal(size=(n, g0.shape[0], g0.shape[1]))
-    null = np.array([np.mean(np.diag(cosine_matrix(g0, r))) for r in rand])
+    name = _null_name(case)
+    if name == "random_direction":
+        rng = np.random.default_rng(4242)
+        g0 = grads_seed[0]
+        rand = rng.normal(size=(int(ctx.settings["n_null"]), g0.shape[0], g0.shape[1]))
+        null = np.array([np.mean(np.diag(cosine_matrix(g0, r))) for r in rand])
+    elif name == "other_anchor":
+        # the prediction made for a *different* anchor: is the predicted direction anchor-specific?
+        null = np.asarray(other_cos)
+    else:
+        raise KeyError(f"P12 supports nulls random_direction/other_anchor, not {name!r}")
     details = {
         "grad_steps": res["grad/steps"].tolist(),
         "alignment_per_step": np.round(per_step_arr, 4).tolist(),
@@ -503,10 +509,6 @@ def signature_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     raise KeyError(f"signature/signatures has no metric {metric!r}")
 
 
-# keep the model module imported for its init helpers (used by the report and the tests through this module)
-__all__ = ["models", "signature_evidence", "toy_evidence"]
-
-
 # --------------------------------------------------------------------------------------------------------------
 # language models: P8-P10
 # --------------------------------------------------------------------------------------------------------------
@@ -545,6 +547,8 @@ def _corpus_param(case: ClaimCase, ctx: RunContext) -> str:
 @evidence("signature/lm")
 def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     arch = str(case.params.get("arch", "qwen2"))
+    if case.claim.metric == "decile_asymmetry_pooled":
+        return _pooled_asymmetry(case, ctx, arch)
     corpus = _corpus_param(case, ctx)
     res = lm_run(ctx, corpus, arch)
     metric = case.claim.metric
@@ -599,6 +603,32 @@ def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         null = np.array([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
         return Evidence(measured=[stat(curve)], null=null, details=details)
     raise KeyError(f"signature/lm has no metric {metric!r}")
+
+
+def _pooled_asymmetry(case: ClaimCase, ctx: RunContext, arch: str) -> Evidence:
+    """Fig. 5D/E pool the percentile pairs of all corpora (App. C.1). Every corpus contributes the same number of
+    pairs to every decile, so the pooled decile curve is the mean of the per-corpus curves and its asymmetry is the
+    mean of theirs: measured = per-corpus asymmetries, aggregated by their mean (the CI then covers corpora)."""
+    stat = _decile_stat("decile_asymmetry")
+    n = min(int(ctx.settings["n_null"]), 200)
+    per_corpus, null_draws, curves = [], [], {}
+    for corpus in ctx.settings["lm"]["corpora"]:
+        res = lm_run(ctx, corpus, arch)
+        cw, cs = _lm_cos_pair(res, "embedding")
+        curve = percentile_bin_alignment(cw, cs, n_bins=10)
+        curves[corpus] = np.round(curve, 3).tolist()
+        per_corpus.append(stat(curve))
+        w0 = res["WE/init"]
+        rng = np.random.default_rng(98)
+        draws = rng.normal(0.0, float(np.std(w0)), size=(n, cw.shape[0], w0.shape[1]))
+        null_draws.append([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
+    if _null_name(case) != "init":
+        raise KeyError("decile claims use the 'init' null")
+    details = {
+        "per_corpus": dict(zip(ctx.settings["lm"]["corpora"], per_corpus, strict=True)),
+        "curves": curves,
+    }
+    return Evidence(measured=per_corpus, null=np.mean(np.asarray(null_draws), axis=0), details=details)
 
 
 def _decile_stat(metric: str):

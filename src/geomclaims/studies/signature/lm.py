@@ -29,7 +29,7 @@ from .signatures import bigram_signatures
 
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
-        "max_bytes": 60_000,
+        "max_bytes": 30_000,
         "vocab_size": 300,
         "hidden": 32,
         "layers": 1,
@@ -37,7 +37,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "intermediate": 64,
         "seq_len": 32,
         "batch": 8,
-        "steps": 20,
+        "steps": 10,
         "lr": 3e-3,
         "top_c": 40,
     },

@@ -29,7 +29,7 @@ from .tasks import ANCHORS, TASKS, VOCAB_SIZE, TaskSpec, make_dataset, shuffle_l
 SCHEDULES: dict[str, dict[str, Any]] = {
     "paper": {"lr": 1e-5, "epochs": 1000, "batch": 100, "n_samples": 50_000},
     "fast": {"lr": 5e-3, "epochs": 2, "batch": 100, "n_samples": 50_000},
-    "smoke": {"lr": 5e-3, "epochs": 1, "batch": 100, "n_samples": 10_000},  # plumbing only
+    "smoke": {"lr": 5e-3, "epochs": 1, "batch": 100, "n_samples": 5_000},  # plumbing only
 }
 # rows of W^U kept in results: 101..180 covers the label domains of all three tasks
 LABEL_ROWS = np.arange(101, 181)
