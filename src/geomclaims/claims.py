@@ -147,6 +147,9 @@ class Claim:
     expected_reason: str = ""
     variant: str | None = None
     markers: tuple[str, ...] = ()
+    # Per-case exceptions to expected_verdict, keyed by the case suffix (the part of the case id in brackets),
+    # for claims whose cases honestly differ (e.g. one model replicates, another is trivial).
+    expected_by_case: Mapping[str, Mapping[str, Verdict]] = field(default_factory=dict)
 
     def cases(self) -> list[ClaimCase]:
         """One case per combination of the params axes (a single case when there are none)."""
@@ -158,7 +161,9 @@ class Claim:
             for combo in itertools.product(*self.params.values())
         ]
 
-    def expected(self, profile: str) -> Verdict:
+    def expected(self, profile: str, case_suffix: str | None = None) -> Verdict:
+        if case_suffix is not None and profile in self.expected_by_case.get(case_suffix, {}):
+            return self.expected_by_case[case_suffix][profile]
         return self.expected_verdict.get(profile, Verdict.REPLICATED)
 
 
@@ -170,10 +175,17 @@ class ClaimCase:
     params: Mapping[str, Any]
 
     @property
+    def suffix(self) -> str:
+        """The parametrization part of the id: ``"minilm-l6-text"`` for ``S3[minilm-l6-text]``."""
+        return "-".join(f"{v}" for v in self.params.values())
+
+    @property
     def case_id(self) -> str:
-        if not self.params:
-            return self.claim.id
-        return self.claim.id + "[" + "-".join(f"{v}" for v in self.params.values()) + "]"
+        return f"{self.claim.id}[{self.suffix}]" if self.params else self.claim.id
+
+    def expected(self, profile: str) -> Verdict:
+        """Expected verdict of this case under ``profile`` (a per-case exception wins over the claim's)."""
+        return self.claim.expected(profile, self.suffix if self.params else None)
 
     def __repr__(self) -> str:
         return f"ClaimCase({self.case_id})"
@@ -222,6 +234,7 @@ _CLAIM_KEYS = {
     "expected_reason": False,
     "variant": False,
     "markers": False,
+    "expected_by_case": False,
 }
 _EXPECT_KEYS = {"op": True, "value": True, "rel": False, "abs": False}
 _NULL_KEYS = {"name": True, "rule": True, "q": False, "value": False, "description": False, "reason": False}
@@ -355,26 +368,34 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
     if any(v < 0 for v in tolerance.values()):
         raise ClaimFileError(path, cid, "tolerance", f"tolerances must be >= 0, got {tol!r}")
 
-    ev = d["expected_verdict"]
-    if not isinstance(ev, Mapping) or not ev:
-        raise ClaimFileError(path, cid, "expected_verdict", f"expected {{profile: verdict}}, got {ev!r}")
-    expected: dict[str, Verdict] = {}
-    for profile, verdict in ev.items():
-        if profile not in PROFILES:
-            raise ClaimFileError(
-                path, cid, f"expected_verdict.{profile}", f"unknown profile; use {list(PROFILES)}"
-            )
-        try:
-            expected[profile] = Verdict(verdict)
-        except ValueError:
+    expected = _parse_verdicts(d["expected_verdict"], path, cid, "expected_verdict")
+    params = _parse_params(d.get("params"), path, cid)
+    suffixes = (
+        {"-".join(str(v) for v in combo) for combo in itertools.product(*params.values())}
+        if params
+        else set()
+    )
+    by_case_raw = d.get("expected_by_case") or {}
+    if not isinstance(by_case_raw, Mapping):
+        raise ClaimFileError(
+            path,
+            cid,
+            "expected_by_case",
+            f"expected {{case suffix: {{profile: verdict}}}}, got {by_case_raw!r}",
+        )
+    by_case: dict[str, dict[str, Verdict]] = {}
+    for suffix, verdicts in by_case_raw.items():
+        if str(suffix) not in suffixes:
             raise ClaimFileError(
                 path,
                 cid,
-                f"expected_verdict.{profile}",
-                f"unknown verdict {verdict!r}; use {[v.value for v in Verdict]}",
-            ) from None
+                f"expected_by_case.{suffix}",
+                f"no such case; cases of this claim: {sorted(suffixes)}",
+            )
+        by_case[str(suffix)] = _parse_verdicts(verdicts, path, cid, f"expected_by_case.{suffix}")
     expected_reason = str(d.get("expected_reason", ""))
-    if any(v != Verdict.REPLICATED for v in expected.values()) and not expected_reason.strip():
+    all_expected = [*expected.values(), *(v for m in by_case.values() for v in m.values())]
+    if any(v != Verdict.REPLICATED for v in all_expected) and not expected_reason.strip():
         raise ClaimFileError(path, cid, "expected_reason", "a non-replicated expected verdict needs a reason")
 
     aggregate = d.get("aggregate", "median_over_seeds")
@@ -400,14 +421,34 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
         null_reason=null_reason,
         tolerance=tolerance,
         expected_verdict=expected,
-        params=_parse_params(d.get("params"), path, cid),
+        params=params,
         aggregate=aggregate,
         paper_value=str(d.get("paper_value", "")),
         rationale=str(d.get("rationale", "")).strip(),
         expected_reason=expected_reason.strip(),
         variant=variant,
         markers=tuple(markers),
+        expected_by_case=by_case,
     )
+
+
+def _parse_verdicts(obj: Any, path: Path, cid: str, where: str) -> dict[str, Verdict]:
+    if not isinstance(obj, Mapping) or not obj:
+        raise ClaimFileError(path, cid, where, f"expected {{profile: verdict}}, got {obj!r}")
+    out: dict[str, Verdict] = {}
+    for profile, verdict in obj.items():
+        if profile not in PROFILES:
+            raise ClaimFileError(path, cid, f"{where}.{profile}", f"unknown profile; use {list(PROFILES)}")
+        try:
+            out[profile] = Verdict(verdict)
+        except ValueError:
+            raise ClaimFileError(
+                path,
+                cid,
+                f"{where}.{profile}",
+                f"unknown verdict {verdict!r}; use {[v.value for v in Verdict]}",
+            ) from None
+    return out
 
 
 def load_claims(path: str | Path) -> PaperClaims:

@@ -37,7 +37,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             c.claim.experiment,
             f"{c.claim.metric} {c.claim.expect.describe()}",
             c.claim.null.name if c.claim.null else "none",
-            c.claim.expected(args.profile).value,
+            c.expected(args.profile).value,
         ]
         for c in cases
     ]

@@ -79,7 +79,7 @@ def claim_params(paper_id: str, profile: str) -> list[Any]:
     params = []
     for case in papers[paper_id].cases():
         marks: list[Any] = [getattr(pytest.mark, m) for m in case.claim.markers]
-        expected = case.claim.expected(profile)
+        expected = case.expected(profile)
         if profile != "smoke" and expected != Verdict.REPLICATED:
             marks.append(
                 pytest.mark.xfail(
@@ -119,7 +119,7 @@ def check_claim(request: pytest.FixtureRequest):
         if session.profile == "smoke":
             assert entry["verdict"] in {v.value for v in Verdict}
             return entry
-        actual, expected = entry["verdict"], case.claim.expected(session.profile).value
+        actual, expected = entry["verdict"], case.expected(session.profile).value
         if actual == Verdict.REPLICATED.value:
             return entry
         message = f"{case.case_id}: verdict {actual} (expected {expected}). {entry['explanation']}"

@@ -121,7 +121,7 @@ def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
         "metric": claim.metric,
         "expect": claim.expect.describe(),
         "paper_value": claim.paper_value,
-        "expected_verdict": claim.expected(ctx.profile).value,
+        "expected_verdict": case.expected(ctx.profile).value,
         "expected_reason": claim.expected_reason,
         "tolerance": dict(claim.tolerance),
     }

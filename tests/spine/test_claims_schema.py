@@ -56,3 +56,14 @@ def test_project_claims_files_are_valid():
     for pc in papers.values():
         for claim in pc.claims:
             assert claim.experiment.split("/")[0] in {"stratified", "signature", "execution"}, claim.id
+
+
+def test_expected_by_case_overrides_one_case(tmp_path: Path):
+    text = (ROOT / "fixtures" / "bad_claims" / "expected_by_case_without_reason.yaml").read_text()
+    good = tmp_path / "good.yaml"
+    good.write_text(text + "    expected_reason: the second case is trivial here\n")
+    claim = load_claims(good).claims[0]
+    by_id = {c.case_id: c for c in claim.cases()}
+    assert by_id["X1[1.0]"].expected("ci") is Verdict.REPLICATED
+    assert by_id["X1[2.0]"].expected("ci") is Verdict.TRIVIAL
+    assert by_id["X1[2.0]"].expected("full") is Verdict.REPLICATED
