@@ -8,22 +8,16 @@ Every trained quantity comes from ``ctx.run("train", config, seed, train_run)``:
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
 from geomclaims.claims import ClaimCase
 from geomclaims.registry import Evidence, RunContext, Untestable, evidence
 from geomclaims.studies.execution import analysis as A
-from geomclaims.studies.execution import sae as S
 from geomclaims.studies.execution.profiles import MAIN_VARIANT, train_config
-from geomclaims.studies.execution.task import TaskSpec, data_rng, sample
-from geomclaims.studies.execution.train import build_model, train_run
-
-SAE_STAGES = (0.25, 0.5, 1.0)  # paper Fig. 6: early, mid and late training
+from geomclaims.studies.execution.train import train_run
 
 
 def _run(ctx: RunContext, variant: str = MAIN_VARIANT, **mods: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -31,6 +25,7 @@ def _run(ctx: RunContext, variant: str = MAIN_VARIANT, **mods: Any) -> tuple[dic
     if variant == MAIN_VARIANT and not any(mods.get(k) for k in ("mlp", "labels", "init_seeds", "seeds")):
         if mods.get("schedule", "mixed") == "mixed" and mods.get("op", "add") == "add":
             mods["commutators"] = True
+            mods["sae"] = True
     cfg = train_config(ctx.settings, variant, ctx.device, **mods)
     return cfg, ctx.run("train", cfg, cfg["seeds"][0], train_run)
 
@@ -258,42 +253,28 @@ def commutator_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
 # ----------------------------------------------------------------------------------------------------------
 
 
-_SAE_MEMO: dict[tuple[str, str, int], dict[str, np.ndarray]] = {}
-
-
-def sae_stage(
-    cfg: Mapping[str, Any], res: Mapping[str, Any], kind: str, stage: int, sae_cfg: Mapping[str, Any]
-) -> dict[str, np.ndarray]:
-    """SAE analysis of every member at snapshot index ``stage`` (memoised per process; deterministic)."""
-    key = (json.dumps(cfg, sort_keys=True), kind, int(stage))
-    if key in _SAE_MEMO:
-        return _SAE_MEMO[key]
-    model, spec = build_model(cfg)
-    states = [
-        {n: torch.as_tensor(np.asarray(res[f"snap/{n}"])[e, stage]) for n in model.params}
-        for e in range(model.n_members)
-    ]
-    model.load_member_states(states)
-    model.eval()
-    mix = TaskSpec.from_config(dict(cfg["task"]))
-    fit = sample(mix, data_rng(20_011, "sae"), int(sae_cfg["n_fit"]))
-    test = sample(mix, data_rng(20_012, "sae"), int(sae_cfg["n_eval"]))
-    out = S.analyse(model, fit, test, spec.vocab.marker, kind, dict(sae_cfg), seed=31 + stage)
-    _SAE_MEMO[key] = out
-    return out
-
-
 @evidence("execution/sae")
 def sae_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     variant = case.claim.variant or MAIN_VARIANT
-    cfg, res = _run(ctx, variant)
+    _, res = _run(ctx, variant)
     kind = case.params["sae"]
-    S_ = np.asarray(res["snap_steps"]).size
-    stages = [round(f * (S_ - 1)) for f in SAE_STAGES]
-    per_stage = [sae_stage(cfg, res, kind, s, ctx.settings["sae"]) for s in stages]
+    if "sae/stage_steps" not in res:
+        raise Untestable("this run recorded no SAE analyses")
+    n_stages = np.asarray(res["sae/stage_steps"]).size
+    fields = (
+        "base_acc",
+        "ablated_acc",
+        "all_ablated_acc",
+        "drop",
+        "drop_all",
+        "n_correlated",
+        "n_correlated_null",
+    )
+    fields += ("n_alive", "rel_recon_error", "l0")
+    per_stage = [{f: np.asarray(res[f"sae/{kind}/stage{j}/{f}"]) for f in fields} for j in range(n_stages)]
     final = per_stage[-1]
     details = {
-        "stages": [int(np.asarray(res["snap_steps"])[s]) for s in stages],
+        "stages": np.asarray(res["sae/stage_steps"]).astype(int).tolist(),
         "base_acc": [float(p["base_acc"].mean()) for p in per_stage],
         "ablated_acc": [float(p["ablated_acc"].mean()) for p in per_stage],
         "all_ablated_acc": [float(p["all_ablated_acc"].mean()) for p in per_stage],

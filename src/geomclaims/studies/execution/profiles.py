@@ -134,6 +134,7 @@ def train_config(
     seeds: list[int] | None = None,
     init_seeds: list[int] | None = None,
     commutators: bool = False,
+    sae: bool = False,
 ) -> dict[str, Any]:
     """The full config of one ensemble training run (every knob, so the cache key is complete)."""
     v = copy.deepcopy(VARIANTS[variant])
@@ -163,4 +164,8 @@ def train_config(
         "n_commutators": settings["n_commutators"] if commutators else 0,
         "commutator_lr": 1e-3,  # paper Sec. 3.2/3.3.2: eta = 1e-3 defines the commutator's SGD steps
         "eval_per_m": settings["eval_per_m"],
+        # SAE analyses run inside the training job so they are cached with it (paper Fig. 6: three stages).
+        "sae": {**settings["sae"], "kinds": ["relu_l1", "topk"], "stage_fractions": [0.25, 0.5, 1.0]}
+        if sae
+        else None,
     }

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from geomclaims.metrics import attention_entropy, param_slices, sgd_commutator
+from geomclaims.studies.execution import sae as S
 from geomclaims.studies.execution.model import EnsembleTransformer, ModelSpec, member_losses
 from geomclaims.studies.execution.task import Batch, TaskSpec, data_rng, sample, stage_m_values
 
@@ -188,9 +189,47 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
         "matrices": list(tracked),
         "snap": {n: np.stack(v, 1) for n, v in snaps.items()},  # [E, S, *shape]
     }
+    if config.get("sae"):
+        out["sae"] = sae_analyses(config, out["snap"], snap_steps)
     if n_comm:
         out["comm_norm"] = np.stack(comm_norm, 1)
         out["comm_D"] = np.stack(comm_d, 1)
         out["comm_delta"] = {n: np.stack(v, 1) for n, v in comm_delta.items()}  # [E, K, numel]
         out["comm_grad"] = {n: np.stack(v, 1) for n, v in comm_grad.items()}
+    return out
+
+
+def sae_stage_indices(n_snapshots: int, fractions: list[float]) -> list[int]:
+    return [round(f * (n_snapshots - 1)) for f in fractions]
+
+
+def sae_analyses(
+    config: Mapping[str, Any], snaps: Mapping[str, np.ndarray], snap_steps: np.ndarray
+) -> dict[str, Any]:
+    """SAE probes (sae.analyse) of every member at the configured training stages, for each SAE kind.
+
+    A fresh model is loaded with the float32 snapshot weights of each stage, so the result depends only on the
+    recorded snapshots (as if it were computed later from the cache).
+    """
+    sae_cfg = dict(config["sae"])
+    spec = TaskSpec.from_config(dict(config["task"]))
+    fit = sample(spec, data_rng(20_011, "sae"), int(sae_cfg["n_fit"]))
+    test = sample(spec, data_rng(20_012, "sae"), int(sae_cfg["n_eval"]))
+    stages = sae_stage_indices(len(snap_steps), list(sae_cfg["stage_fractions"]))
+    out: dict[str, Any] = {"stage_steps": np.asarray(snap_steps)[stages]}
+    for kind in sae_cfg["kinds"]:
+        per_kind: dict[str, Any] = {}
+        for j, stage in enumerate(stages):
+            model, _ = build_model(config)
+            model.load_member_states(
+                [
+                    {n: torch.as_tensor(snaps[n][e, stage]) for n in model.params}
+                    for e in range(model.n_members)
+                ]
+            )
+            model.eval()
+            per_kind[f"stage{j}"] = S.analyse(
+                model, fit, test, spec.vocab.marker, kind, sae_cfg, seed=31 + stage
+            )
+        out[kind] = per_kind
     return out
