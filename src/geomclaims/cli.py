@@ -70,7 +70,10 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             path = resources.fetch(name, progress=True)
             print(f"{name}: {path}")
         return 0
-    resources.fetch_profile(args.profile, progress=True)
+    fetched = resources.fetch_profile(args.profile, progress=True)
+    print(f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):")
+    for name, path in sorted(fetched.items()):
+        print(f"  {name}: {path}")
     return 0
 
 
