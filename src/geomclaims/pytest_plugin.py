@@ -28,6 +28,7 @@ from geomclaims.store import Store
 
 _SESSION_KEY = pytest.StashKey[Session]()
 _FAILED_GATE = pytest.StashKey[bool]()
+_SUMMARY_LINES = pytest.StashKey[list]()
 
 
 class ClaimNotReplicated(AssertionError):
@@ -156,7 +157,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             config.stash[_FAILED_GATE] = True
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     config.stash.setdefault(_FAILED_GATE, False)
-    config._geomclaims_lines = lines  # type: ignore[attr-defined]
+    config.stash[_SUMMARY_LINES] = lines
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -184,7 +185,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tablefmt="simple",
         )
     )
-    for line in getattr(config, "_geomclaims_lines", []):
+    for line in config.stash.get(_SUMMARY_LINES, []):
         terminalreporter.write_line(line)
     if config.stash.get(_FAILED_GATE, False):
         terminalreporter.write_line("[geomclaims] REGRESSION GATE FAILED", red=True, bold=True)
