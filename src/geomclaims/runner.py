@@ -388,7 +388,17 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for part in parts:
         for r in part.get("resources", []):
             resources.setdefault(r["name"], r)
+    code_versions: dict[str, str] = {}
+    for i, part in enumerate(parts):
+        for study, version in (part.get("code_versions") or {}).items():
+            if code_versions.setdefault(study, version) != version:
+                raise ValueError(
+                    f"merge_results: study {study!r} ran at code version {code_versions[study]} in one part and "
+                    f"{version} in part {i}; rerun with one version of the code"
+                )
     merged = dict(parts[0])
+    if any("code_versions" in p for p in parts):
+        merged["code_versions"] = dict(sorted(code_versions.items()))
     merged.update(
         wall_s=round(sum(float(p.get("wall_s", 0.0)) for p in parts), 1),
         resources=[resources[k] for k in sorted(resources)],
