@@ -63,7 +63,7 @@ def test_all_skipped_gated_run_fails(offline: pytest.Pytester):
     )
     r.assert_outcomes(skipped=2)
     assert r.ret == pytest.ExitCode.TESTS_FAILED
-    r.stdout.fnmatch_lines(["*gate FAILED*no claim case was judged*", "*R1?a?*R1?b?*resources unavailable*"])
+    r.stdout.fnmatch_lines(["*gate FAILED*no claim case was judged*", "*gate FAILED*2 claim case(s) skipped*R1?a?*R1?b?*"])
 
 
 def test_partly_skipped_gated_run_fails_naming_the_skipped_cases(offline: pytest.Pytester):
@@ -78,7 +78,7 @@ def test_partly_skipped_gated_run_fails_naming_the_skipped_cases(offline: pytest
     )
     r.assert_outcomes(passed=1, skipped=2)
     assert r.ret == pytest.ExitCode.TESTS_FAILED
-    r.stdout.fnmatch_lines(["*gate FAILED*2 claim case(s) skipped*resources unavailable*R1?a?*R1?b?*"])
+    r.stdout.fnmatch_lines(["*gate FAILED*2 claim case(s) skipped*resources are unavailable*R1?a?*R1?b?*"])
 
 
 def test_gated_run_that_judges_everything_still_passes(offline: pytest.Pytester):
