@@ -218,6 +218,7 @@ class PaperClaims:
 # Strict loading
 # ----------------------------------------------------------------------------------------------------------
 
+
 class _DuplicateKey(yaml.YAMLError):
     def __init__(self, key: str, line: int, first_line: int):
         self.key, self.line, self.first_line = key, line, first_line
@@ -327,7 +328,9 @@ def _parse_expect(obj: Any, path: Path, cid: str) -> Expect:
         raise ClaimFileError(path, cid, "expect", "'approx' needs rel and/or abs")
     for name, tol in (("rel", rel), ("abs", abs_)):
         if op == "approx" and tol is not None and tol <= 0:
-            raise ClaimFileError(path, cid, f"expect.{name}", f"must be > 0, got {tol:g} (omit it to use only the other)")
+            raise ClaimFileError(
+                path, cid, f"expect.{name}", f"must be > 0, got {tol:g} (omit it to use only the other)"
+            )
     if op != "approx" and (rel is not None or abs_ is not None):
         raise ClaimFileError(
             path, cid, "expect.rel" if rel is not None else "expect.abs", f"only for 'approx', not {op!r}"
@@ -502,7 +505,7 @@ def load_claims(path: str | Path) -> PaperClaims:
     """Load and validate one claims file. Raises :class:`ClaimFileError` on any problem."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ClaimsLoader)  # noqa: S506 (a SafeLoader)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ClaimsLoader)  # a SafeLoader subclass
     except FileNotFoundError:
         raise ClaimFileError(path, None, None, "file not found") from None
     except UnicodeDecodeError as exc:
@@ -597,7 +600,9 @@ def _check_unique_names(claims: Iterable[tuple[Claim, Path]]) -> None:
             other, other_path = owner[name]
             where = "" if other_path == path else f" in {other_path}"
             if other.id == claim.id:
-                raise ClaimFileError(path, claim.id, "id", f"duplicate claim id (also{where or ' in this file'})")
+                raise ClaimFileError(
+                    path, claim.id, "id", f"duplicate claim id (also{where or ' in this file'})"
+                )
             what = "claim id" if name == claim.id else "case id"
             raise ClaimFileError(
                 path, claim.id, "id", f"{what} {name!r} is also a case id of claim {other.id}{where}"

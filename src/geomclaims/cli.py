@@ -74,7 +74,9 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             print(f"{name}: {path}")
         return 0
     fetched = resources.fetch_profile(args.profile, progress=True)
-    print(f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):")
+    print(
+        f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):"
+    )
     for name, path in sorted(fetched.items()):
         print(f"  {name}: {path}")
     return 0
@@ -192,7 +194,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             tqdm.write(f"ERROR {case.case_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
             env = _environment_error(exc)
             if env is not None or args.fail_fast:
-                why = f"{env.strerror} ({env.filename})" if env is not None else "the first error (--fail-fast)"
+                why = (
+                    f"{env.strerror} ({env.filename})" if env is not None else "the first error (--fail-fast)"
+                )
                 stopped = f"stopped after {why}; {len(cases) - i - 1} claim case(s) not run"
                 break
             continue
@@ -294,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default: reports/<profile>/latest)")
     p.add_argument("--no-cache", action="store_true", help="recompute every experiment")
     p.add_argument(
-        "--fail-fast", action="store_true", help="stop at the first errored case (results so far are still written)"
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first errored case (results so far are still written)",
     )
     # Recording errors and going on is the default now; the flag is accepted so older scripts keep working.
     p.add_argument("--keep-going", action="store_true", help=argparse.SUPPRESS)

@@ -198,7 +198,9 @@ def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> l
 # Lists, one per line, the files under figures/ the last render wrote, so `gate --regen` can delete exactly those
 # (stale figures of a study that left the baseline) and nothing a person put there.
 FIGURE_MANIFEST = "generated.txt"
-_MANIFEST_HEADER = "# figures written by the geomclaims report; `geomclaims gate --regen` deletes exactly these\n"
+_MANIFEST_HEADER = (
+    "# figures written by the geomclaims report; `geomclaims gate --regen` deletes exactly these\n"
+)
 
 
 def generated_figures(out_dir: str | Path) -> list[Path]:
@@ -230,7 +232,9 @@ def _publish_figures(stage: Path, fig_dir: Path) -> None:
         names.append(rel.as_posix())
     from geomclaims.store import atomic_write_bytes
 
-    atomic_write_bytes(fig_dir / FIGURE_MANIFEST, (_MANIFEST_HEADER + "".join(f"{n}\n" for n in names)).encode())
+    atomic_write_bytes(
+        fig_dir / FIGURE_MANIFEST, (_MANIFEST_HEADER + "".join(f"{n}\n" for n in names)).encode()
+    )
 
 
 def render_report(
@@ -248,9 +252,7 @@ def render_report(
     return report
 
 
-def _render(
-    results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: str | Path | None
-) -> Path:
+def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: str | Path | None) -> Path:
     claims = results["claims"]
     try:
         papers = load_all(claims_dir)

@@ -49,5 +49,3 @@ from geomclaims.registry import register_study
 register_study("fixture", "fixture_study", "fixture_paper")
 register_study("faults", "faults_study", "faults_paper")
 """
-
-

@@ -29,7 +29,9 @@ def test_claim(claim_case, check_claim):
 
 
 @pytest.fixture
-def plugin_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Pytester:
+def plugin_project(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> pytest.Pytester:
     claims = pytester.path / "claims"
     claims.mkdir()
     fixture_yaml = FIXED.parent / "claims" / "fixture.yaml"
@@ -57,7 +59,12 @@ def test_pytest_refuses_results_equal_to_the_baseline(plugin_project: pytest.Pyt
     before = baseline.read_bytes()
     # Spell the same file two ways: the check compares resolved paths.
     r = plugin_project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-results", "b/../b/results.json", "--claims-baseline", str(baseline)
+        "-p",
+        "no:cacheprovider",
+        "--claims-results",
+        "b/../b/results.json",
+        "--claims-baseline",
+        str(baseline),
     )
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     r.stderr.fnmatch_lines(["*--claims-results*is the baseline*"])
@@ -81,7 +88,12 @@ def test_pytest_may_write_latest(plugin_project: pytest.Pytester):
     """Control: the default place, reports/ci/latest, stays allowed."""
     _committed_baseline(plugin_project.path)
     r = plugin_project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-results", "reports/ci/latest/results.json", "--claims-report", "reports/ci/latest"
+        "-p",
+        "no:cacheprovider",
+        "--claims-results",
+        "reports/ci/latest/results.json",
+        "--claims-report",
+        "reports/ci/latest",
     )
     assert r.ret == pytest.ExitCode.OK
     assert (plugin_project.path / "reports" / "ci" / "latest" / "REPORT.md").exists()

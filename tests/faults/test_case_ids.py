@@ -48,12 +48,18 @@ def test_claim_id_equal_to_another_files_case_id(tmp_path: Path):
 
 def test_parameter_values_whose_joined_suffixes_collide(tmp_path: Path):
     # ("x-y", "z") and ("x", "y-z") both join to "x-y-z".
-    path = write_claims(tmp_path, "a", "paper_a", [claim(id="X1", params={"a": ["x-y", "x"], "b": ["z", "y-z"]})])
+    path = write_claims(
+        tmp_path, "a", "paper_a", [claim(id="X1", params={"a": ["x-y", "x"], "b": ["z", "y-z"]})]
+    )
     with pytest.raises(ClaimFileError) as info:
         load_claims(path)
     err = info.value
     assert err.claim_id == "X1" and err.field_name == "params"
-    assert "X1[x-y-z]" in str(err) and "{'a': 'x-y', 'b': 'z'}" in str(err) and "{'a': 'x', 'b': 'y-z'}" in str(err)
+    assert (
+        "X1[x-y-z]" in str(err)
+        and "{'a': 'x-y', 'b': 'z'}" in str(err)
+        and "{'a': 'x', 'b': 'y-z'}" in str(err)
+    )
 
 
 def test_distinct_case_ids_still_load(tmp_path: Path):

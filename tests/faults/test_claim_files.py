@@ -65,7 +65,9 @@ def test_non_utf8_file_names_the_file(tmp_path: Path):
     assert str(path) in str(info.value) and "UTF-8" in str(info.value)
 
 
-@pytest.mark.parametrize(("text", "value"), [("5e-1", 0.5), ("1e3", 1000.0), ("-2.5E+2", -250.0), ("1.0e-2", 0.01)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("5e-1", 0.5), ("1e3", 1000.0), ("-2.5E+2", -250.0), ("1.0e-2", 0.01)]
+)
 def test_exponent_numbers_are_floats(tmp_path: Path, text: str, value: float):
     path = _write(tmp_path, HEADER + CLAIM_TEXT.replace("value: 0.5}", f"value: {text}}}"))
     assert load_claims(path).claims[0].expect.value == value
@@ -96,7 +98,9 @@ def test_approx_tolerances_must_be_positive(tmp_path: Path, expect: dict, field:
 
 
 def test_approx_with_positive_tolerances_loads(tmp_path: Path):
-    path = write_claims(tmp_path, "a", "p", [claim(expect={"op": "approx", "value": 1.0, "rel": 0.1, "abs": 0.2})])
+    path = write_claims(
+        tmp_path, "a", "p", [claim(expect={"op": "approx", "value": 1.0, "rel": 0.1, "abs": 0.2})]
+    )
     expect = load_claims(path).claims[0].expect
     assert (expect.rel, expect.abs) == (0.1, 0.2)
 
@@ -106,7 +110,9 @@ def test_unknown_marker_fails_at_load_time_naming_the_claim(tmp_path: Path):
     with pytest.raises(ClaimFileError) as info:
         load_claims(path)
     err = info.value
-    assert err.claim_id == "A1" and err.field_name == "markers" and "'slwo'" in str(err) and "slow" in str(err)
+    assert (
+        err.claim_id == "A1" and err.field_name == "markers" and "'slwo'" in str(err) and "slow" in str(err)
+    )
 
 
 def test_every_known_marker_loads(tmp_path: Path):

@@ -63,7 +63,9 @@ def test_all_skipped_gated_run_fails(offline: pytest.Pytester):
     )
     r.assert_outcomes(skipped=2)
     assert r.ret == pytest.ExitCode.TESTS_FAILED
-    r.stdout.fnmatch_lines(["*gate FAILED*no claim case was judged*", "*gate FAILED*2 claim case(s) skipped*R1?a?*R1?b?*"])
+    r.stdout.fnmatch_lines(
+        ["*gate FAILED*no claim case was judged*", "*gate FAILED*2 claim case(s) skipped*R1?a?*R1?b?*"]
+    )
 
 
 def test_partly_skipped_gated_run_fails_naming_the_skipped_cases(offline: pytest.Pytester):
@@ -99,7 +101,13 @@ def test_gated_run_that_collects_no_claim_fails(offline: pytest.Pytester):
     _baseline(offline, [_entry("J1", "J1")])
     offline.makepyfile(test_other="def test_nothing_to_do_with_claims():\n    pass\n")
     r = offline.runpytest_subprocess(
-        "-p", "no:cacheprovider", "test_other.py", "--claims-baseline", "baseline.json", "--claims-results", "o.json"
+        "-p",
+        "no:cacheprovider",
+        "test_other.py",
+        "--claims-baseline",
+        "baseline.json",
+        "--claims-results",
+        "o.json",
     )
     r.assert_outcomes(passed=1)
     assert r.ret == pytest.ExitCode.TESTS_FAILED
@@ -113,7 +121,11 @@ def test_cli_run_that_judged_nothing_fails(project: Path, monkeypatch: pytest.Mo
     out = project / "reports" / "ci" / "latest"
     assert main(["run", "--profile", "ci", "--device", "cpu", "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "judged nothing" in err and "2 claim case(s) skipped" in err and "geomclaims fetch --profile ci" in err
+    assert (
+        "judged nothing" in err
+        and "2 claim case(s) skipped" in err
+        and "geomclaims fetch --profile ci" in err
+    )
     assert not (out / "results.json").exists()
 
 
