@@ -3,8 +3,9 @@
 geomclaims list [--paper P]                      the claims registry as a table
 geomclaims fetch [--profile ci] [--list]          prefetch the real models and corpora a profile needs
 geomclaims resources                              every registry source: version, sha256, cached, size
-geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--out DIR] [--no-cache]
-                                                  judge claims and write DIR/results.json + DIR/REPORT.md
+geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--out DIR] [--no-cache] [--fail-fast]
+                                                  judge claims and write DIR/results.json + DIR/REPORT.md; a case
+                                                  that raises is recorded with verdict "error" (exit 1)
 geomclaims report RESULTS_JSON [--out DIR]        re-render a report from a results file
 geomclaims gate RESULTS_JSON [--baseline PATH] [--regen]
                                                   compare with the committed baseline (exit 1 on a flip/drift)
