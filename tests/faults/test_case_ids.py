@@ -17,13 +17,25 @@ from geomclaims.cli import main
 from geomclaims.runner import Session
 
 
-def test_same_claim_id_in_two_paper_files_names_both_files(tmp_path: Path):
-    a = write_claims(tmp_path, "a", "paper_a", [claim(id="X1")])
-    b = write_claims(tmp_path, "b", "paper_b", [claim(id="X1")])
+@pytest.mark.parametrize(
+    ("first", "second", "name"),
+    [
+        (claim(id="X1"), claim(id="X1"), "X1"),  # the same claim id in two paper files
+        (
+            claim(id="X1", params={"mu": [1.0]}),
+            claim(id="X1[1.0]"),
+            "X1[1.0]",
+        ),  # a claim id = another's case id
+    ],
+    ids=["same-claim-id", "claim-id-is-a-case-id"],
+)
+def test_collisions_across_paper_files_name_both_files(tmp_path: Path, first: dict, second: dict, name: str):
+    a = write_claims(tmp_path, "a", "paper_a", [first])
+    b = write_claims(tmp_path, "b", "paper_b", [second])
     with pytest.raises(ClaimFileError) as info:
         load_all(tmp_path)
     message = str(info.value)
-    assert str(a) in message and str(b) in message and "X1" in message
+    assert str(a) in message and str(b) in message and f"[claim {name}]" in message
 
 
 def test_claim_id_equal_to_another_claims_case_id_in_one_file(tmp_path: Path):
@@ -35,15 +47,6 @@ def test_claim_id_equal_to_another_claims_case_id_in_one_file(tmp_path: Path):
     err = info.value
     assert err.claim_id == "X1[1.0]" and err.field_name == "id"
     assert "X1[1.0]" in str(err) and "claim X1" in str(err)
-
-
-def test_claim_id_equal_to_another_files_case_id(tmp_path: Path):
-    a = write_claims(tmp_path, "a", "paper_a", [claim(id="X1", params={"mu": [1.0]})])
-    b = write_claims(tmp_path, "b", "paper_b", [claim(id="X1[1.0]")])
-    with pytest.raises(ClaimFileError) as info:
-        load_all(tmp_path)
-    message = str(info.value)
-    assert str(a) in message and str(b) in message and "X1[1.0]" in message
 
 
 def test_parameter_values_whose_joined_suffixes_collide(tmp_path: Path):

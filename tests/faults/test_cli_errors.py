@@ -61,19 +61,24 @@ def test_unregistered_experiment_is_a_one_line_error(project: Path, capsys, expe
     assert not (project / "reports" / "ci" / "latest" / "results.json").exists()
 
 
-def test_disk_full_while_caching_records_the_error_and_stops(project: Path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("code", "text"), [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")]
+)
+def test_cache_write_failure_records_the_error_and_stops(project: Path, monkeypatch, capsys, code, text):
+    """Disk full or a read-only cache: the case's entry says why, and the run stops (every case would fail)."""
     from geomclaims.store import Store
 
-    def full(self, key, result, prov):
-        raise OSError(errno.ENOSPC, "No space left on device", str(self.path(key)))
+    def fail(self, key, result, prov):
+        raise OSError(code, text, str(self.path(key)))
 
-    monkeypatch.setattr(Store, "save", full)
+    monkeypatch.setattr(Store, "save", fail)
     write_claims(project / "claims", "faults", "faults_paper", [claim(id="C1", experiment="faults/cached")])
     assert _run(project) == 1
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "No space left on device" in err and "stopped" in err
+    assert "Traceback" not in err and text in err and "stopped" in err and "5 claim case(s) not run" in err
     results = _results(project)
-    assert results["C1"]["verdict"] == "error" and "No space left on device" in results["C1"]["explanation"]
+    assert set(results) == {"C1"}
+    assert results["C1"]["verdict"] == "error" and text in results["C1"]["explanation"]
 
 
 def test_disk_full_everywhere_is_a_one_line_error(project: Path, monkeypatch, capsys):
@@ -85,20 +90,6 @@ def test_disk_full_everywhere_is_a_one_line_error(project: Path, monkeypatch, ca
     monkeypatch.setattr(geomclaims.store, "atomic_write_bytes", full)
     assert _run(project) == 2
     _one_line_error(capsys.readouterr().err, "No space left on device")
-
-
-def test_read_only_cache_is_a_clear_error(project: Path, monkeypatch, capsys):
-    from geomclaims.store import Store
-
-    def read_only(self, key, result, prov):
-        raise OSError(errno.EROFS, "Read-only file system", str(self.path(key)))
-
-    monkeypatch.setattr(Store, "save", read_only)
-    write_claims(project / "claims", "faults", "faults_paper", [claim(id="C1", experiment="faults/cached")])
-    assert _run(project) == 1
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "Read-only file system" in err
-    assert _results(project)["C1"]["verdict"] == "error"
 
 
 def test_cache_root_that_is_a_file_is_a_one_line_error(project: Path, monkeypatch, tmp_path: Path, capsys):
