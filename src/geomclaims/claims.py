@@ -17,12 +17,15 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from geomclaims.markers import CLAIM_MARKERS
 
 PROFILES: tuple[str, ...] = ("smoke", "ci", "full")
 AGGREGATES: tuple[str, ...] = ("median_over_seeds", "mean_over_seeds", "single")
@@ -243,6 +246,43 @@ class PaperClaims:
 # Strict loading
 # ----------------------------------------------------------------------------------------------------------
 
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int, first_line: int):
+        self.key, self.line, self.first_line = key, line, first_line
+        super().__init__(f"duplicate key {key!r} at line {line} (first at line {first_line})")
+
+
+class _ClaimsLoader(yaml.SafeLoader):
+    """SafeLoader for claims files: a repeated mapping key is an error (plain YAML keeps the last one silently, so
+    a second ``expect:`` would change the paper condition), and ``5e-1`` is a float (YAML 1.1 wants a dot)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<:` merges may override on purpose
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # the base class reports an unhashable key
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
+                    raise _DuplicateKey(shown, line, first_line[key])
+                first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_ClaimsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 _TOP_KEYS = {"paper": True, "version": True, "claims": True, "text_vs_code": False}
 _PAPER_KEYS = {"id": True, "title": True, "source": True}
 _CLAIM_KEYS = {
@@ -319,6 +359,11 @@ def _parse_expect(obj: Any, path: Path, cid: str) -> Expect:
     abs_ = _number(d["abs"], path, cid, "expect.abs") if "abs" in d else None
     if op == "approx" and rel is None and abs_ is None:
         raise ClaimFileError(path, cid, "expect", "'approx' needs rel and/or abs")
+    for name, tol in (("rel", rel), ("abs", abs_)):
+        if op == "approx" and tol is not None and tol <= 0:
+            raise ClaimFileError(
+                path, cid, f"expect.{name}", f"must be > 0, got {tol:g} (omit it to use only the other)"
+            )
     if op != "approx" and (rel is not None or abs_ is not None):
         raise ClaimFileError(
             path, cid, "expect.rel" if rel is not None else "expect.abs", f"only for 'approx', not {op!r}"
@@ -508,6 +553,11 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
     markers = d.get("markers", [])
     if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
         raise ClaimFileError(path, cid, "markers", f"expected a list of marker names, got {markers!r}")
+    unknown_markers = [m for m in markers if m not in CLAIM_MARKERS]
+    if unknown_markers:
+        raise ClaimFileError(
+            path, cid, "markers", f"unknown marker {unknown_markers[0]!r}; known: {sorted(CLAIM_MARKERS)}"
+        )
     variant = d.get("variant")
     if variant is not None:
         _string(variant, path, cid, "variant")
@@ -561,9 +611,17 @@ def load_claims(path: str | Path) -> PaperClaims:
     """Load and validate one claims file. Raises :class:`ClaimFileError` on any problem."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ClaimsLoader)  # a SafeLoader subclass
     except FileNotFoundError:
         raise ClaimFileError(path, None, None, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ClaimFileError(
+            path, None, None, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ClaimFileError(path, None, None, f"cannot read: {exc.strerror or exc}") from None
+    except _DuplicateKey as exc:
+        raise ClaimFileError(path, None, exc.key, str(exc)) from None
     except yaml.YAMLError as exc:
         raise ClaimFileError(path, None, None, f"invalid YAML: {exc}") from None
     d = _check_keys(raw, _TOP_KEYS, path, None, "")
@@ -575,11 +633,8 @@ def load_claims(path: str | Path) -> PaperClaims:
     if not isinstance(d["claims"], list) or not d["claims"]:
         raise ClaimFileError(path, None, "claims", "expected a non-empty list of claims")
     claims = [_parse_claim(c, path, paper_id, i) for i, c in enumerate(d["claims"])]
-    seen: set[str] = set()
-    for c in claims:
-        if c.id in seen:
-            raise ClaimFileError(path, c.id, "id", "duplicate claim id")
-        seen.add(c.id)
+    _check_unique_names((c, path) for c in claims)
+    seen = {c.id for c in claims}
     for c in claims:
         if c.same_measurement_as is not None and c.same_measurement_as not in seen:
             raise ClaimFileError(
@@ -612,15 +667,58 @@ def claims_dir() -> Path:
 def load_all(directory: str | Path | None = None) -> dict[str, PaperClaims]:
     """Every ``*.yaml`` in the claims directory, keyed by paper id."""
     directory = Path(directory) if directory else claims_dir()
+    if not directory.is_dir():
+        raise ClaimFileError(directory, None, None, "claims directory not found")
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ClaimFileError(directory, None, None, "no claims files (*.yaml) in this directory")
     papers: dict[str, PaperClaims] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in files:
         pc = load_claims(path)
         if pc.paper_id in papers:
             raise ClaimFileError(
                 path, None, "paper.id", f"paper id {pc.paper_id!r} also used by {papers[pc.paper_id].path}"
             )
         papers[pc.paper_id] = pc
+    _check_unique_names((c, pc.path) for pc in papers.values() for c in pc.claims)
     return papers
+
+
+def _claim_names(claim: Claim, path: Path) -> list[str]:
+    """The ids ``--claim`` and results.json know a claim by: its id and its case ids (unique within the claim)."""
+    params_of: dict[str, Mapping[str, Any]] = {}
+    for case in claim.cases():
+        if case.case_id in params_of:
+            raise ClaimFileError(
+                path,
+                claim.id,
+                "params",
+                f"parameter combinations {dict(params_of[case.case_id])} and {dict(case.params)} both give case "
+                f"id {case.case_id}; rename a value so the joined names differ",
+            )
+        params_of[case.case_id] = case.params
+    return list(dict.fromkeys([claim.id, *params_of]))
+
+
+def _check_unique_names(claims: Iterable[tuple[Claim, Path]]) -> None:
+    """Claim ids and case ids share one namespace across the suite: a collision would make one result replace
+    another in results.json (and ``--claim`` ambiguous), so it is an error naming both claims and files."""
+    owner: dict[str, tuple[Claim, Path]] = {}
+    for claim, path in claims:
+        for name in _claim_names(claim, path):
+            if name not in owner:
+                owner[name] = (claim, path)
+                continue
+            other, other_path = owner[name]
+            where = "" if other_path == path else f" in {other_path}"
+            if other.id == claim.id:
+                raise ClaimFileError(
+                    path, claim.id, "id", f"duplicate claim id (also{where or ' in this file'})"
+                )
+            what = "claim id" if name == claim.id else "case id"
+            raise ClaimFileError(
+                path, claim.id, "id", f"{what} {name!r} is also a case id of claim {other.id}{where}"
+            )
 
 
 # Old import paths (``from geomclaims.claims import decide``) keep working; the rule lives in geomclaims.decision.

@@ -3,8 +3,9 @@
 geomclaims list [--paper P]                      the claims registry as a table
 geomclaims fetch [--profile ci] [--list]          prefetch the real models and corpora a profile needs
 geomclaims resources                              every registry source: version, sha256, cached, size
-geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--out DIR] [--no-cache]
-                                                  judge claims and write DIR/results.json + DIR/REPORT.md
+geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--out DIR] [--no-cache] [--fail-fast]
+                                                  judge claims and write DIR/results.json + DIR/REPORT.md; a case
+                                                  that raises is recorded with verdict "error" (exit 1)
 geomclaims report RESULTS_JSON [--out DIR]        re-render a report from a results file
 geomclaims gate RESULTS_JSON [--baseline PATH] [--regen]
                                                   compare with the committed baseline (exit 1 on a flip/drift)
@@ -13,7 +14,10 @@ geomclaims gate RESULTS_JSON [--baseline PATH] [--regen]
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from geomclaims.claims import PROFILES, ClaimFileError, load_all
@@ -94,11 +98,67 @@ def _cmd_resources(args: argparse.Namespace) -> int:
     return 0
 
 
+class CliError(Exception):
+    """A problem with the command line or the environment, reported as one line (exit 2)."""
+
+
+# An OSError with one of these errnos will fail every later case the same way (the disk or the cache is unusable):
+# record it and stop instead of computing for hours and failing to save each result.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM}
+
+
+def _environment_error(exc: BaseException) -> OSError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _ENVIRONMENT_ERRNOS:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _check_out_dir(out: Path) -> None:
+    """Fail before any work when ``--out`` cannot take the results (rather than after the run)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise CliError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+
+
+def _check_experiments(cases: list) -> None:
+    """Every selected case's experiment key has a registered evidence function (checked before running any)."""
+    from geomclaims.registry import get_evidence_fn
+
+    claims_of: dict[str, list[str]] = {}
+    for case in cases:
+        ids = claims_of.setdefault(case.claim.experiment, [])
+        if case.claim.id not in ids:
+            ids.append(case.claim.id)
+    problems = []
+    for key, claim_ids in claims_of.items():
+        try:
+            get_evidence_fn(key)
+        except (KeyError, ImportError) as exc:
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            problems.append(f"experiment {key!r} of claim {', '.join(claim_ids)}: {reason}")
+    if problems:
+        raise CliError("; ".join(problems))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from geomclaims.report import render_report
-    from geomclaims.runner import Session, latest_dir, resolve_device, select_cases, write_results
+    from geomclaims.runner import (
+        DuplicateCaseError,
+        Session,
+        latest_dir,
+        refuse_committed_baseline_dir,
+        resolve_device,
+        select_cases,
+        write_results,
+    )
     from geomclaims.store import Store
 
     papers = load_all(args.claims_dir)
@@ -106,39 +166,75 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not cases:
         print("no claim cases selected", file=sys.stderr)
         return 2
-    session = Session(
-        profile=args.profile, store=Store(enabled=not args.no_cache), device=resolve_device(args.device)
-    )
     out = Path(args.out) if args.out else latest_dir(args.profile)
-    failures = 0
-    for case in tqdm(cases, desc=f"claims ({args.profile})", unit="case", file=sys.stderr):
+    refuse_committed_baseline_dir(out, "--out")
+    _check_out_dir(out)
+    _check_experiments(cases)
+    try:
+        store = Store(enabled=not args.no_cache)
+    except OSError as exc:
+        raise CliError(f"results cache unusable: {exc.strerror or exc}: {exc.filename}") from None
+    session = Session(profile=args.profile, store=store, device=resolve_device(args.device))
+    skipped: list[str] = []
+    errored: list[str] = []
+    stopped = ""
+    for i, case in enumerate(tqdm(cases, desc=f"claims ({args.profile})", unit="case", file=sys.stderr)):
+        start = time.perf_counter()
         try:
             entry = session.evaluate(case)
+        except DuplicateCaseError:
+            raise
         except Exception as exc:
             if type(exc).__name__ == "ResourceUnavailable":
-                print(f"SKIP {case.case_id}: {exc}", file=sys.stderr)
+                tqdm.write(f"SKIP {case.case_id}: {exc}", file=sys.stderr)
+                skipped.append(case.case_id)
                 continue
-            if args.keep_going:
-                print(f"ERROR {case.case_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
-                failures += 1
-                continue
-            raise
+            # Keep what was judged: the error becomes this case's entry and the run goes on (or stops below).
+            session.record_error(case, exc, time.perf_counter() - start)
+            errored.append(case.case_id)
+            tqdm.write(f"ERROR {case.case_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            env = _environment_error(exc)
+            if env is not None or args.fail_fast:
+                why = (
+                    f"{env.strerror} ({env.filename})" if env is not None else "the first error (--fail-fast)"
+                )
+                stopped = f"stopped after {why}; {len(cases) - i - 1} claim case(s) not run"
+                break
+            continue
         tqdm.write(
             f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})",
             file=sys.stderr,
         )
+    if stopped:
+        print(f"geomclaims: {stopped}", file=sys.stderr)
+    fetch_hint = f"fetch them with `geomclaims fetch --profile {args.profile}`"
+    if skipped:
+        print(
+            f"geomclaims: {len(skipped)} claim case(s) skipped because resources are unavailable "
+            f"({', '.join(skipped)}); {fetch_hint}",
+            file=sys.stderr,
+        )
+    if not session.entries:
+        print("geomclaims: error: the run judged nothing; no results written", file=sys.stderr)
+        return 1
     results = session.results()
     write_results(results, out / "results.json")
     report = render_report(results, out, args.claims_dir)
     print(f"results: {out / 'results.json'}\nreport:  {report}")
+    if errored:
+        print(
+            f"geomclaims: {len(errored)} claim case(s) errored (recorded with verdict 'error'): "
+            f"{', '.join(errored)}",
+            file=sys.stderr,
+        )
     unexpected = [
         e["id"]
         for e in results["claims"]
-        if e["verdict"] != e["expected_verdict"] and args.profile != "smoke"
+        if e["verdict"] != e["expected_verdict"] and e["id"] not in errored and args.profile != "smoke"
     ]
     if unexpected:
         print(f"verdicts differing from the expected ones: {', '.join(unexpected)}", file=sys.stderr)
-    return 1 if (failures or unexpected) else 0
+    return 1 if (errored or skipped or unexpected) else 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -198,11 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="judge claims and write results + report")
     p.add_argument("--profile", choices=PROFILES, default="ci")
     p.add_argument("--paper", help="paper id or alias (S, P, E)")
-    p.add_argument("--claim", nargs="*", help="claim ids or case ids")
+    p.add_argument("--claim", nargs="+", help="claim ids or case ids (an id matching nothing is an error)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--out", help="output directory (default: reports/<profile>/latest)")
     p.add_argument("--no-cache", action="store_true", help="recompute every experiment")
-    p.add_argument("--keep-going", action="store_true", help="record errors and continue with the next case")
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first errored case (results so far are still written)",
+    )
+    # Recording errors and going on is the default now; the flag is accepted so older scripts keep working.
+    p.add_argument("--keep-going", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="render REPORT.md from a results.json")
@@ -222,7 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ClaimFileError, FileNotFoundError, ValueError) as exc:
+    except (CliError, ClaimFileError, FileNotFoundError, ValueError) as exc:
+        print(f"geomclaims: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:  # str(KeyError) adds quotes around the message
+        print(f"geomclaims: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, read-only or unwritable paths: one line, no traceback
         print(f"geomclaims: error: {exc}", file=sys.stderr)
         return 2
 

@@ -25,7 +25,6 @@ writes it.
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,12 +237,39 @@ def regen(
     paths = [Path(p) for p in (current if isinstance(current, list) else [current])]
     baseline = Path(baseline)
     data = merge_results([read_results(p) for p in paths])
+    _check_regen_input(data, baseline)
     baseline.parent.mkdir(parents=True, exist_ok=True)
     write_results(data, baseline)
     if report:
-        from geomclaims.report import render_report
+        from geomclaims.report import generated_figures, render_report
 
-        # Figures are re-drawn from the results; stale ones from an older baseline must not linger.
-        shutil.rmtree(baseline.parent / "figures", ignore_errors=True)
+        # Figures are re-drawn from the results; stale ones the previous render drew must not linger, but files
+        # it did not draw (notes, hand-made figures) are not ours to delete.
+        for path in generated_figures(baseline.parent):
+            path.unlink(missing_ok=True)
         render_report(data, baseline.parent)
     return baseline
+
+
+def _check_regen_input(data: dict[str, Any], baseline: Path) -> None:
+    """A baseline keeps its profile (``reports/ci/`` takes only ci results) and never records errored cases."""
+    from geomclaims.claims import PROFILES
+    from geomclaims.runner import ERROR_VERDICT
+
+    wanted: dict[str, str] = {}
+    if baseline.parent.name in PROFILES and baseline.parent.parent.name == "reports":
+        wanted[f"the directory {baseline.parent}"] = baseline.parent.name
+    if baseline.exists():
+        wanted[f"the existing baseline {baseline}"] = read_results(baseline)["profile"]
+    for where, profile in wanted.items():
+        if data["profile"] != profile:
+            raise ValueError(
+                f"refusing to regenerate: the results are from the {data['profile']!r} profile but {where} holds "
+                f"the {profile!r} baseline"
+            )
+    errored = [e["id"] for e in data["claims"] if e.get("verdict") == ERROR_VERDICT]
+    if errored:
+        raise ValueError(
+            f"refusing to regenerate: {len(errored)} claim case(s) errored ({', '.join(errored)}); a baseline "
+            "records judgements, fix the errors and re-run"
+        )

@@ -26,13 +26,21 @@ import pytest
 
 from geomclaims.claims import PROFILES, ClaimCase, Verdict, load_all
 from geomclaims.gate import tolerated_change
-from geomclaims.runner import Session, latest_dir, resolve_device, write_results
+from geomclaims.markers import CLAIM_MARKERS
+from geomclaims.runner import (
+    Session,
+    latest_dir,
+    refuse_committed_baseline_dir,
+    resolve_device,
+    write_results,
+)
 from geomclaims.store import Store
 
 _SESSION_KEY = pytest.StashKey[Session]()
 _FAILED_GATE = pytest.StashKey[bool]()
 _SUMMARY_LINES = pytest.StashKey[list]()
 _VERDICT_WARNINGS = pytest.StashKey[list]()
+_SKIPPED_CASES = pytest.StashKey[list]()
 
 
 class ClaimNotReplicated(AssertionError):
@@ -55,14 +63,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claims(paper_id): parametrize claim_case over the claims of a paper")
-    for name, doc in (
-        ("slow", "long-running (trains models or loads large weights)"),
-        ("gpu", "needs a CUDA device"),
-        ("stratified", "paper S claims"),
-        ("signature", "paper P claims"),
-        ("execution", "paper E claims"),
-    ):
+    for name, doc in CLAIM_MARKERS.items():  # the same list claims files are checked against
         config.addinivalue_line("markers", f"{name}: {doc}")
+    _check_output_paths(config)
+
+
+def _results_path(config: pytest.Config) -> Path:
+    return Path(
+        config.getoption("--claims-results")
+        or latest_dir(config.getoption("--claims-profile")) / "results.json"
+    )
+
+
+def _check_output_paths(config: pytest.Config) -> None:
+    """Refuse, before anything runs, outputs that would overwrite the baseline the run is gated against or the
+    committed baseline directory (only `geomclaims gate --regen` writes that)."""
+    results = _results_path(config)
+    baseline = config.getoption("--claims-baseline")
+    report = config.getoption("--claims-report")
+    if baseline and results.resolve() == Path(baseline).resolve():
+        raise pytest.UsageError(
+            f"--claims-results {results} is the baseline {baseline}: the run would overwrite the baseline and "
+            "then compare it with itself; write the results elsewhere (default: reports/<profile>/latest/)"
+        )
+    try:
+        refuse_committed_baseline_dir(results, "--claims-results")
+        if report:
+            refuse_committed_baseline_dir(report, "--claims-report")
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _session(config: pytest.Config) -> Session:
@@ -119,6 +148,7 @@ def check_claim(request: pytest.FixtureRequest):
             entry = session.evaluate(case)
         except Exception as exc:
             if type(exc).__name__ == "ResourceUnavailable":
+                request.config.stash.setdefault(_SKIPPED_CASES, []).append(case.case_id)
                 pytest.skip(f"resource unavailable: {exc}")
             raise
         if session.profile == "smoke":
@@ -146,15 +176,44 @@ def check_claim(request: pytest.FixtureRequest):
     return check
 
 
+def _incomplete_gate_lines(config: pytest.Config, judged: int) -> list[str]:
+    """Why a gated run cannot pass whatever the gate says: it judged nothing, or skipped cases it collected."""
+    if not config.getoption("--claims-baseline") or config.option.collectonly:
+        return []
+    lines = []
+    if not judged:
+        lines.append("[geomclaims] gate FAILED: --claims-baseline given but no claim case was judged")
+    skipped = config.stash.get(_SKIPPED_CASES, [])
+    if skipped:
+        profile = config.getoption("--claims-profile")
+        lines.append(
+            f"[geomclaims] gate FAILED: {len(skipped)} claim case(s) skipped because resources are unavailable: "
+            f"{', '.join(skipped)} (fetch them with `geomclaims fetch --profile {profile}`)"
+        )
+    return lines
+
+
+def _fail_session(session: pytest.Session) -> None:
+    session.config.stash[_FAILED_GATE] = True
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if _SESSION_KEY not in config.stash or not config.stash[_SESSION_KEY].entries:
+    run = config.stash.get(_SESSION_KEY, None)
+    entries = run.entries if run is not None else []
+    lines = _incomplete_gate_lines(config, len(entries))
+    if lines:
+        _fail_session(session)
+    config.stash.setdefault(_FAILED_GATE, False)
+    config.stash[_SUMMARY_LINES] = lines
+    if run is None or not entries:
         return
-    run = config.stash[_SESSION_KEY]
     results = run.results()
-    results_path = Path(config.getoption("--claims-results") or latest_dir(run.profile) / "results.json")
+    results_path = _results_path(config)
     write_results(results, results_path)
-    lines = [f"[geomclaims] results: {results_path}"]
+    lines.append(f"[geomclaims] results: {results_path}")
     report_dir = config.getoption("--claims-report")
     if report_dir:
         from geomclaims.report import render_report
@@ -172,10 +231,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
         lines.append(format_gate(outcome))
         if not outcome.ok:
-            config.stash[_FAILED_GATE] = True
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    config.stash.setdefault(_FAILED_GATE, False)
-    config.stash[_SUMMARY_LINES] = lines
+            _fail_session(session)
 
 
 def _complete_papers(session: pytest.Session, profile: str) -> set[str]:
@@ -194,6 +250,8 @@ def _complete_papers(session: pytest.Session, profile: str) -> set[str]:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _SESSION_KEY not in config.stash or not config.stash[_SESSION_KEY].entries:
+        for line in config.stash.get(_SUMMARY_LINES, []):  # a gated run that judged nothing says so
+            terminalreporter.write_line(line, red=True, bold=True)
         return
     from tabulate import tabulate
 

@@ -6,6 +6,9 @@ PNGs written without metadata.
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -283,15 +286,64 @@ def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> l
     return lines
 
 
+# Lists, one per line, the files under figures/ the last render wrote, so `gate --regen` can delete exactly those
+# (stale figures of a study that left the baseline) and nothing a person put there.
+FIGURE_MANIFEST = "generated.txt"
+_MANIFEST_HEADER = (
+    "# figures written by the geomclaims report; `geomclaims gate --regen` deletes exactly these\n"
+)
+
+
+def generated_figures(out_dir: str | Path) -> list[Path]:
+    """Figures the last render into ``out_dir`` wrote: from the manifest, or (a report rendered before the
+    manifest existed) the ``figures/...`` links of its REPORT.md. Only paths inside ``figures/``."""
+    out_dir = Path(out_dir)
+    fig_dir = out_dir / "figures"
+    manifest = fig_dir / FIGURE_MANIFEST
+    if manifest.exists():
+        names = [line.strip() for line in manifest.read_text().splitlines()]
+        names = [n for n in names if n and not n.startswith("#")]
+    elif (out_dir / "REPORT.md").exists():
+        names = re.findall(r"\]\(figures/([^)\s]+)\)", (out_dir / "REPORT.md").read_text())
+    else:
+        names = []
+    root = fig_dir.resolve()
+    paths = [(fig_dir / n) for n in dict.fromkeys(names)]
+    return [p for p in paths if p.resolve().is_relative_to(root) and p.resolve() != root]
+
+
+def _publish_figures(stage: Path, fig_dir: Path) -> None:
+    """Move freshly drawn figures from ``stage`` into ``fig_dir`` and record their names in the manifest."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        rel = path.relative_to(stage)
+        (fig_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, fig_dir / rel)
+        names.append(rel.as_posix())
+    from geomclaims.store import atomic_write_bytes
+
+    atomic_write_bytes(
+        fig_dir / FIGURE_MANIFEST, (_MANIFEST_HEADER + "".join(f"{n}\n" for n in names)).encode()
+    )
+
+
 def render_report(
     results: dict[str, Any] | str | Path, out_dir: str | Path, claims_dir: str | Path | None = None
 ) -> Path:
-    """Write ``out_dir/REPORT.md`` and ``out_dir/figures/*.png``; returns the report path."""
+    """Write ``out_dir/REPORT.md`` and ``out_dir/figures/*.png`` (+ the figure manifest); returns the report path."""
     if not isinstance(results, dict):
         results = read_results(results)
     out_dir = Path(out_dir)
-    fig_dir = out_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Figures are drawn into a staging directory first, so the manifest lists exactly what this render wrote.
+    with tempfile.TemporaryDirectory(prefix=".figures-", dir=out_dir) as stage:
+        report = _render(results, out_dir, Path(stage), claims_dir)
+        _publish_figures(Path(stage), out_dir / "figures")
+    return report
+
+
+def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: str | Path | None) -> Path:
     claims = results["claims"]
     try:
         papers = load_all(claims_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import time
@@ -35,6 +36,15 @@ class PreconditionMissing(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+# The verdict of a results entry whose evaluation raised (a bug or a broken environment, not a judgement of the
+# claim): recorded so the cases judged around it are kept, and never accepted into a baseline.
+ERROR_VERDICT = "error"
+
+
+class DuplicateCaseError(ValueError):
+    """A session was asked to judge a case id it already has an entry for."""
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -75,11 +85,28 @@ class Session:
         return self._contexts[study]
 
     def evaluate(self, case: ClaimCase) -> dict[str, Any]:
-        """Evaluate one case and append its results.json entry (replacing an earlier entry of the same id)."""
+        """Evaluate one case and append its results.json entry. A case id judged twice is an error, never a
+        silent replacement (two claims sharing a case id would otherwise lose one result)."""
+        self._check_new(case)
         entry = evaluate_case(case, self.context(study_of(case.claim.experiment)))
-        self.entries = [e for e in self.entries if e["id"] != entry["id"]]
         self.entries.append(entry)
         return entry
+
+    def record_error(self, case: ClaimCase, exc: BaseException, wall_s: float = 0.0) -> dict[str, Any]:
+        """Append an entry with verdict ``error`` for a case whose evaluation raised (the CLI keeps going)."""
+        self._check_new(case)
+        entry = error_entry(case, self.profile, exc, wall_s)
+        self.entries.append(entry)
+        return entry
+
+    def _check_new(self, case: ClaimCase) -> None:
+        for e in self.entries:
+            if e["id"] == case.case_id:
+                raise DuplicateCaseError(
+                    f"case {case.case_id!r} judged twice in one session (claim {case.claim.id} of "
+                    f"{case.claim.paper}; the earlier entry is claim {e['claim_id']} of {e['paper']}); case ids "
+                    "must be unique"
+                )
 
     def results(self) -> dict[str, Any]:
         return {
@@ -169,10 +196,36 @@ def natural_key(text: str) -> list[Any]:
     return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", text)]
 
 
-def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
+def committed_baseline_dir(path: str | Path) -> Path | None:
+    """The committed baseline directory (``reports/<profile>/``) that ``path`` lies in, else None.
+
+    ``latest/`` under it is where runs write, so it does not count; only ``geomclaims gate --regen`` writes the rest.
+    """
+    from geomclaims.claims import PROFILES
+    from geomclaims.paths import project_root
+
+    target = Path(path).resolve()
+    for profile in PROFILES:
+        committed = (project_root() / "reports" / profile).resolve()
+        if target.is_relative_to(committed) and not target.is_relative_to(committed / "latest"):
+            return committed
+    return None
+
+
+def refuse_committed_baseline_dir(path: str | Path, what: str) -> None:
+    """Raise ValueError when a run would write ``path`` inside a committed baseline directory."""
+    committed = committed_baseline_dir(path)
+    if committed is not None:
+        raise ValueError(
+            f"{what} {path} is in the committed baseline directory {committed}; a run writes "
+            f"{committed / 'latest'} or elsewhere, and only `geomclaims gate RESULTS --regen` rewrites the baseline"
+        )
+
+
+def case_fields(case: ClaimCase, profile: str) -> dict[str, Any]:
+    """The fields of a results entry that describe the case (not its outcome)."""
     claim = case.claim
-    start = time.perf_counter()
-    base: dict[str, Any] = {
+    return {
         "id": case.case_id,
         "claim_id": claim.id,
         "paper": claim.paper,
@@ -185,10 +238,27 @@ def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
         "metric": claim.metric,
         "expect": claim.expect.describe(),
         "paper_value": claim.paper_value,
-        "expected_verdict": case.expected(ctx.profile).value,
+        "expected_verdict": case.expected(profile).value,
         "expected_reason": claim.expected_reason,
         "tolerance": dict(claim.tolerance),
     }
+
+
+def error_entry(case: ClaimCase, profile: str, exc: BaseException, wall_s: float = 0.0) -> dict[str, Any]:
+    message = f"{type(exc).__name__}: {exc}"
+    return {
+        **case_fields(case, profile),
+        **_undecided(Verdict.UNTESTABLE, message),
+        "verdict": ERROR_VERDICT,
+        "explanation": f"error: {message}",
+        "wall_s": round(wall_s, 3),
+    }
+
+
+def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
+    claim = case.claim
+    start = time.perf_counter()
+    base = case_fields(case, ctx.profile)
     try:
         fn = get_evidence_fn(claim.experiment)
         ev = fn(case, ctx)
@@ -410,15 +480,39 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
 def select_cases(
     papers: Iterable[Any], paper: str | None = None, claim_ids: Iterable[str] | None = None
 ) -> list[ClaimCase]:
-    wanted = set(claim_ids or [])
+    """Cases of ``paper`` (all papers when None) whose claim id or case id is in ``claim_ids`` (all when None).
+
+    An empty ``claim_ids``, or an id that matches nothing in scope, is a ValueError listing close matches: a typo
+    must not silently run fewer cases (or, with no ids, everything).
+    """
+    ids = None if claim_ids is None else list(claim_ids)
+    if ids is not None and not ids:
+        raise ValueError("--claim needs at least one claim id or case id")
+    wanted = set(ids or [])
+    matched: set[str] = set()
+    in_scope: list[ClaimCase] = []
     out: list[ClaimCase] = []
     for pc in papers:
         if paper and pc.paper_id != paper and PAPER_ALIASES.get(paper) != pc.paper_id:
             continue
         for case in pc.cases():
-            if wanted and case.claim.id not in wanted and case.case_id not in wanted:
+            in_scope.append(case)
+            hits = wanted & {case.claim.id, case.case_id}
+            if wanted and not hits:
                 continue
+            matched |= hits
             out.append(case)
+    unknown = [i for i in ids or [] if i not in matched]
+    if unknown:
+        names = sorted({n for c in in_scope for n in (c.claim.id, c.case_id)})
+        parts = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+            parts.append(f"{name!r} (did you mean {', '.join(close)}?)" if close else repr(name))
+        scope = f" of paper {paper}" if paper else ""
+        raise ValueError(
+            f"--claim {', '.join(parts)} matches no claim or case{scope}; `geomclaims list` shows them all"
+        )
     return out
 
 

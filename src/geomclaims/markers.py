@@ -1,0 +1,16 @@
+"""The pytest markers a claim may carry (``markers: [...]`` in a claims file), defined once.
+
+``pytest_plugin.pytest_configure`` registers exactly these, and ``claims.load_claims`` rejects any other name, so a
+typo fails when the claims file loads (naming the claim) instead of at pytest collection under --strict-markers.
+"""
+
+from __future__ import annotations
+
+CLAIM_MARKERS: dict[str, str] = {
+    "slow": "long-running (trains models or loads large weights)",
+    "gpu": "needs a CUDA device",
+    "resources": "needs fetched real models or corpora (skips with a reason when offline)",
+    "stratified": "paper S claims",
+    "signature": "paper P claims",
+    "execution": "paper E claims",
+}
