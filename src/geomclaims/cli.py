@@ -4,6 +4,8 @@ geomclaims list [--paper P]                      the claims registry as a table
 geomclaims fetch [--profile ci] [--list]          prefetch the real models and corpora a profile needs
 geomclaims resources                              every registry source: version, sha256, cached, size
 geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--out DIR] [--no-cache]
+               [--executor dask|serial] [--workers N] [--threads-per-worker T] [--scheduler ADDR]
+               [--seed-offset K] [--keep-going]
                                                   judge claims and write DIR/results.json + DIR/REPORT.md
 geomclaims report RESULTS_JSON [--out DIR]        re-render a report from a results file
 geomclaims gate RESULTS_JSON [--baseline PATH] [--regen]
@@ -95,6 +97,7 @@ def _cmd_resources(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from geomclaims.executor import executor_for, run_cases
     from geomclaims.report import render_report
     from geomclaims.runner import Session, latest_dir, resolve_device, select_cases, write_results
     from geomclaims.store import Store
@@ -104,39 +107,51 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not cases:
         print("no claim cases selected", file=sys.stderr)
         return 2
+    device = resolve_device(args.device)
     session = Session(
-        profile=args.profile, store=Store(enabled=not args.no_cache), device=resolve_device(args.device)
+        profile=args.profile,
+        store=Store(enabled=not args.no_cache),
+        device=device,
+        threads=args.threads_per_worker,
+        seed_offset=args.seed_offset,
     )
     out = Path(args.out) if args.out else latest_dir(args.profile)
-    failures = 0
-    for case in tqdm(cases, desc=f"claims ({args.profile})", unit="case", file=sys.stderr):
-        try:
-            entry = session.evaluate(case)
-        except Exception as exc:
-            if type(exc).__name__ == "ResourceUnavailable":
-                print(f"SKIP {case.case_id}: {exc}", file=sys.stderr)
-                continue
-            if args.keep_going:
-                print(f"ERROR {case.case_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
-                failures += 1
-                continue
-            raise
+
+    def show(entry: dict) -> None:
+        session.record(entry)
         tqdm.write(
-            f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})",
-            file=sys.stderr,
+            f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})", file=sys.stderr
         )
+
+    with executor_for(
+        args.executor,
+        workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        scheduler=args.scheduler,
+        device=device,
+    ) as executor:
+        if executor is not None:
+            session.execution = executor.describe()
+            print(f"[geomclaims] dask: {session.execution}", file=sys.stderr)
+        outcome = run_cases(session, cases, executor, keep_going=args.keep_going, on_entry=show)
     results = session.results()
     write_results(results, out / "results.json")
     report = render_report(results, out, args.claims_dir)
     print(f"results: {out / 'results.json'}\nreport:  {report}")
+    if outcome.stopped:
+        print(
+            f"stopped at the first error (use --keep-going to continue): {outcome.stopped}\n"
+            f"{len(outcome.entries)} of {len(cases)} cases were judged and recorded",
+            file=sys.stderr,
+        )
     unexpected = [
         e["id"]
         for e in results["claims"]
-        if e["verdict"] != e["expected_verdict"] and args.profile != "smoke"
+        if e["verdict"] != e["expected_verdict"] and args.profile != "smoke" and e["verdict"] != "error"
     ]
     if unexpected:
         print(f"verdicts differing from the expected ones: {', '.join(unexpected)}", file=sys.stderr)
-    return 1 if (failures or unexpected) else 0
+    return 1 if (outcome.errors or unexpected) else 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -165,6 +180,51 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     outcome = compare(current, args.baseline)
     print(format_gate(outcome))
     return 0 if outcome.ok else 1
+
+
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    from geomclaims.executor import EXECUTORS, default_workers
+
+    g = p.add_argument_group("execution (experiment jobs on Dask workers)")
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="dask",
+        help="dask (default): jobs on worker processes; serial: in this process, one after another",
+    )
+    g.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help=f"local worker processes (default: one per core, here {default_workers()}; 1 = serial)",
+    )
+    g.add_argument(
+        "--threads-per-worker",
+        type=_positive_int,
+        default=1,
+        help="torch/BLAS threads per job, serial or parallel (part of the result key; default 1)",
+    )
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (default: $GEOMCLAIMS_SCHEDULER)",
+    )
+    g.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="shift every seed of the profile by K (robustness run: do verdicts hinge on the seed list?)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--out", help="output directory (default: reports/<profile>/latest)")
     p.add_argument("--no-cache", action="store_true", help="recompute every experiment")
-    p.add_argument("--keep-going", action="store_true", help="record errors and continue with the next case")
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="record a failing case as an 'error' entry and continue (default: stop after recording what was judged)",
+    )
+    add_execution_options(p)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="render REPORT.md from a results.json")

@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 
 from geomclaims.claims import ClaimCase, Decision, NonFiniteEvidence, Verdict, decide
-from geomclaims.registry import Evidence, RunContext, Untestable, get_evidence_fn, study_of, study_settings
+from geomclaims.registry import (
+    Evidence,
+    RunContext,
+    Untestable,
+    get_evidence_fn,
+    study_code_version,
+    study_of,
+    study_settings,
+)
 from geomclaims.store import Store, git_sha, package_versions
 
 RESULTS_SCHEMA_VERSION = 1
@@ -40,7 +48,11 @@ class Session:
     store: Store = field(default_factory=Store)
     device: str = "cpu"
     progress: bool = True
+    threads: int = 1  # torch/BLAS threads of every experiment job (serial or on a worker)
+    seed_offset: int = 0  # added to every seed of the profile settings (registry.shift_seeds)
+    execution: dict[str, Any] = field(default_factory=lambda: {"executor": "serial"})
     entries: list[dict[str, Any]] = field(default_factory=list)
+    planned: dict[str, dict[str, Any]] = field(default_factory=dict)  # decided by a planning pass, not yet recorded
     started: float = field(default_factory=time.time)
     _contexts: dict[str, RunContext] = field(default_factory=dict)
 
@@ -49,16 +61,25 @@ class Session:
             self._contexts[study] = RunContext(
                 profile=self.profile,
                 study=study,
-                settings=study_settings(study, self.profile),
+                settings=study_settings(study, self.profile, seed_offset=self.seed_offset),
                 store=self.store,
                 device=self.device,
                 progress=self.progress,
+                threads=self.threads,
             )
         return self._contexts[study]
 
     def evaluate(self, case: ClaimCase) -> dict[str, Any]:
-        """Evaluate one case and append its results.json entry (replacing an earlier entry of the same id)."""
-        entry = evaluate_case(case, self.context(study_of(case.claim.experiment)))
+        """Evaluate one case and append its results.json entry (replacing an earlier entry of the same id).
+
+        A case already decided by a planning pass (``geomclaims.executor.run_cases``) is recorded as decided there.
+        """
+        entry = self.planned.pop(case.case_id, None)
+        if entry is None:
+            entry = evaluate_case(case, self.context(study_of(case.claim.experiment)))
+        return self.record(entry)
+
+    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
         self.entries = [e for e in self.entries if e["id"] != entry["id"]]
         self.entries.append(entry)
         return entry
@@ -71,10 +92,40 @@ class Session:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
             "device": self.device,
             "packages": package_versions(),
+            "seed_offset": self.seed_offset,
+            "machine": machine_info(self.threads, self.execution),
+            "code_versions": {s: study_code_version(s) for s in sorted(self._contexts)},
             "wall_s": round(time.time() - self.started, 1),
             "resources": resource_provenance(self.profile),
             "claims": sorted(self.entries, key=lambda e: (e["paper"], natural_key(e["id"]))),
         }
+
+
+def machine_info(job_threads: int, execution: dict[str, Any]) -> dict[str, Any]:
+    """Where the numbers were computed: CPU model, torch's CPU capability, thread counts, executor."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except Exception:  # older torch
+        capability = "unknown"
+    return {
+        "cpu": cpu,
+        "torch_cpu_capability": capability,
+        "driver_torch_threads": torch.get_num_threads(),
+        "job_threads": int(job_threads),
+        **execution,
+    }
 
 
 def resource_provenance(profile: str) -> list[dict[str, Any]]:
