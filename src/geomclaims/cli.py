@@ -73,7 +73,9 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             print(f"{name}: {path}")
         return 0
     fetched = resources.fetch_profile(args.profile, progress=True)
-    print(f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):")
+    print(
+        f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):"
+    )
     for name, path in sorted(fetched.items()):
         print(f"  {name}: {path}")
     return 0
@@ -120,7 +122,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     def show(entry: dict) -> None:
         session.record(entry)
         tqdm.write(
-            f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})", file=sys.stderr
+            f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})",
+            file=sys.stderr,
         )
 
     with executor_for(

@@ -55,7 +55,7 @@ PASS_THROUGH = ("Untestable", "ResourceUnavailable", "NotRun")
 ExperimentFn = Callable[[Mapping[str, Any], int], Mapping[str, Any]]
 
 
-class JobPending(BaseException):  # noqa: N818 (control flow, like StopIteration: not an error)
+class JobPending(BaseException):  # control flow (like StopIteration), not an error
     """Internal: raised by ``ctx.run`` during planning when a result is not computed yet."""
 
     def __init__(self, job: Job):
@@ -154,7 +154,9 @@ def run_job(job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
     return result, prov
 
 
-def store_result(store: Store, key: str, result: Mapping[str, Any], prov: Mapping[str, Any]) -> dict[str, Any]:
+def store_result(
+    store: Store, key: str, result: Mapping[str, Any], prov: Mapping[str, Any]
+) -> dict[str, Any]:
     """What ``Store.get_or_compute`` returns after computing: the stored round trip, or the same shapes unstored."""
     if store.enabled:
         store.save(key, result, prov)
@@ -237,7 +239,9 @@ class DaskExecutor:
                 out.append((job, fut.result(), None))
             else:
                 exc = fut.exception()
-                out.append((job, None, exc if exc is not None else JobFailed(f"job {job.label} {fut.status}")))
+                out.append(
+                    (job, None, exc if exc is not None else JobFailed(f"job {job.label} {fut.status}"))
+                )
             fut.release()
         return out
 
@@ -307,7 +311,9 @@ def start_executor(
 class Planner:
     """Set as ``ctx.planner``: serves stored results, records and submits missing jobs (see the module docstring)."""
 
-    def __init__(self, executor: DaskExecutor, speculate: bool = True, on_submit: Callable[[], None] | None = None):
+    def __init__(
+        self, executor: DaskExecutor, speculate: bool = True, on_submit: Callable[[], None] | None = None
+    ):
         self.executor = executor
         self.speculate = speculate
         self.submitted: dict[str, Job] = {}
@@ -329,7 +335,9 @@ class Planner:
         raise JobPending(job)
 
     @staticmethod
-    def _job(ctx: RunContext, key: str, name: str, config: Mapping[str, Any], seed: int, fn: ExperimentFn) -> Job:
+    def _job(
+        ctx: RunContext, key: str, name: str, config: Mapping[str, Any], seed: int, fn: ExperimentFn
+    ) -> Job:
         from geomclaims.registry import study_code_version
 
         return Job(
@@ -416,9 +424,18 @@ def run_cases(
 
     out = RunOutcome()
     bars = progress and sys.stderr is not None
-    case_bar = tqdm(total=len(cases), desc=f"cases ({session.profile})", unit="case", disable=not bars,
-                    position=1 if executor else 0, file=sys.stderr, leave=True)
-    job_bar = tqdm(total=0, desc="jobs", unit="job", disable=not (bars and executor), position=0, file=sys.stderr)
+    case_bar = tqdm(
+        total=len(cases),
+        desc=f"cases ({session.profile})",
+        unit="case",
+        disable=not bars,
+        position=1 if executor else 0,
+        file=sys.stderr,
+        leave=True,
+    )
+    job_bar = tqdm(
+        total=0, desc="jobs", unit="job", disable=not (bars and executor), position=0, file=sys.stderr
+    )
     waiting: dict[str, list[ClaimCase]] = defaultdict(list)
 
     def bump_total() -> None:
@@ -544,7 +561,9 @@ def executor_for(
     if kind == "serial" or (workers == 1 and not scheduler):
         yield None
         return
-    ex = start_executor(workers=workers, threads_per_worker=threads_per_worker, scheduler=scheduler, device=device)
+    ex = start_executor(
+        workers=workers, threads_per_worker=threads_per_worker, scheduler=scheduler, device=device
+    )
     try:
         yield ex
     finally:

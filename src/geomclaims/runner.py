@@ -52,7 +52,9 @@ class Session:
     seed_offset: int = 0  # added to every seed of the profile settings (registry.shift_seeds)
     execution: dict[str, Any] = field(default_factory=lambda: {"executor": "serial"})
     entries: list[dict[str, Any]] = field(default_factory=list)
-    planned: dict[str, dict[str, Any]] = field(default_factory=dict)  # decided by a planning pass, not yet recorded
+    planned: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # decided by a planning pass, not yet recorded
     started: float = field(default_factory=time.time)
     _contexts: dict[str, RunContext] = field(default_factory=dict)
 
