@@ -317,6 +317,7 @@ class Planner:
         self.executor = executor
         self.speculate = speculate
         self.submitted: dict[str, Job] = {}
+        self.speculative: set[str] = set()  # submitted ahead of a request; cleared when a case asks for it
         self.on_submit = on_submit
 
     def request(
@@ -325,6 +326,7 @@ class Planner:
         cached = _load(ctx.store, key)
         if cached is not None:
             return cached
+        self.speculative.discard(key)
         job = self._job(ctx, key, name, config, seed, fn)
         self._submit(job, priority=1)
         if self.speculate:
@@ -332,6 +334,7 @@ class Planner:
                 k = ctx.job_key(name, config, later)
                 if k not in self.submitted and k not in ctx._memo and _load(ctx.store, k) is None:
                     self._submit(self._job(ctx, k, name, config, later, fn), priority=0)
+                    self.speculative.add(k)
         raise JobPending(job)
 
     @staticmethod
@@ -372,16 +375,18 @@ def _load(store: Store, key: str) -> dict[str, Any] | None:
 
 
 def _later_seeds(settings: Mapping[str, Any], config: Mapping[str, Any], seed: int) -> list[int]:
+    """Seeds after ``seed`` in the settings' seed lists that contain it: what a loop over seeds will ask for next.
+
+    Nothing when the config itself has a seed key: such a job handles its seeds itself (one run per seed list).
+    """
     from geomclaims.registry import is_seed_key
 
-    config_values = json.loads(canonical_json(config)).values()
+    if any(is_seed_key(str(k)) for k in config):
+        return []
     out: list[int] = []
     for key, value in settings.items():
-        if not (is_seed_key(key) and isinstance(value, list) and seed in value):
-            continue
-        if list(value) in [v for v in config_values if isinstance(v, list)]:
-            continue  # the job itself covers the whole list (one run per seed list)
-        out += [int(s) for s in value[value.index(seed) + 1 :] if int(s) not in out]
+        if is_seed_key(key) and isinstance(value, list) and seed in value:
+            out += [int(s) for s in value[value.index(seed) + 1 :] if int(s) not in out]
     return out
 
 
@@ -486,11 +491,11 @@ def run_cases(
                 ctx = session.context(job.study)
                 if exc is not None:
                     ctx._failed[job.key] = failure(job, exc)
-                    out.jobs_failed.append(job.label)
-                    if not isinstance(ctx._failed[job.key], JobFailed):
-                        pass  # a skip / untestable: the case reports it
-                    else:
-                        tqdm.write(f"FAILED {ctx._failed[job.key]}", file=sys.stderr)
+                    # A speculative job no case asked for yet fails silently: if a case asks, it fails there.
+                    if job.key not in planner.speculative:  # type: ignore[union-attr]
+                        out.jobs_failed.append(job.label)
+                        if isinstance(ctx._failed[job.key], JobFailed):  # skips/untestables: the case says
+                            tqdm.write(f"FAILED {ctx._failed[job.key]}", file=sys.stderr)
                 else:
                     result, prov = payload
                     ctx._memo[job.key] = store_result(ctx.store, job.key, result, prov)
