@@ -71,6 +71,10 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:12]
 
 
+def job_label(study: str, name: str, config: Mapping[str, Any], seed: int) -> str:
+    return f"{study}/{name} config {config_hash(config)} seed {seed}"
+
+
 @dataclass(frozen=True)
 class Job:
     """One experiment computation: ``fn(config, seed)`` of study ``study``, stored under ``key``."""
@@ -87,7 +91,7 @@ class Job:
 
     @property
     def label(self) -> str:
-        return f"{self.study}/{self.name} config {config_hash(self.config)} seed {self.seed}"
+        return job_label(self.study, self.name, self.config, self.seed)
 
     @property
     def resources(self) -> dict[str, int] | None:
@@ -169,13 +173,14 @@ def store_result(
     return {**arrays, **json.loads(canonical_json(plain)), META_KEY: dict(prov)}
 
 
-def failure(job: Job, exc: BaseException) -> BaseException:
-    """The exception a case needing ``job`` sees: the original for skips/untestables, else a JobFailed naming it."""
+def failure(label: str, exc: BaseException) -> BaseException:
+    """The exception a case needing job ``label`` sees: the original for skips/untestables, else a JobFailed naming
+    the job (experiment, config hash, seed)."""
     from geomclaims.registry import Untestable
 
-    if isinstance(exc, Untestable) or type(exc).__name__ in PASS_THROUGH:
+    if isinstance(exc, Untestable) or type(exc).__name__ in PASS_THROUGH or isinstance(exc, JobFailed):
         return exc
-    err = JobFailed(f"job {job.label} failed: {type(exc).__name__}: {exc}")
+    err = JobFailed(f"job {label} failed: {type(exc).__name__}: {exc}")
     err.__cause__ = exc
     return err
 
@@ -490,7 +495,7 @@ def run_cases(
             for job, payload, exc in finished:
                 ctx = session.context(job.study)
                 if exc is not None:
-                    ctx._failed[job.key] = failure(job, exc)
+                    ctx._failed[job.key] = failure(job.label, exc)
                     # A speculative job no case asked for yet fails silently: if a case asks, it fails there.
                     if job.key not in planner.speculative:  # type: ignore[union-attr]
                         out.jobs_failed.append(job.label)

@@ -239,17 +239,23 @@ class RunContext:
         if self.planner is not None:
             self._memo[key] = self.planner.request(self, key, name, config, seed, fn)
             return self._memo[key]
-        from geomclaims.executor import limit_threads
+        from geomclaims.executor import failure, job_label, limit_threads
 
-        self._memo[key] = self.store.get_or_compute(
-            key,
-            f"{self.study}/{name}",
-            config,
-            seed,
-            limit_threads(fn, self.threads),
-            device=self.device,
-            progress=self.progress,
-        )
+        try:
+            self._memo[key] = self.store.get_or_compute(
+                key,
+                f"{self.study}/{name}",
+                config,
+                seed,
+                limit_threads(fn, self.threads),
+                device=self.device,
+                progress=self.progress,
+            )
+        except Exception as exc:  # name the job, as a worker failure does
+            err = failure(job_label(self.study, name, config, seed), exc)
+            if err is exc:
+                raise
+            raise err from exc
         return self._memo[key]
 
 

@@ -260,3 +260,42 @@ def test_local_cluster_names_a_failed_job(fixture_root: Path, tmp_path: Path, mo
     assert "worker boom 4 seed 0" in out.errors[0][1]
     assert {e["id"] for e in out.entries} == {"F1[1.0]", "F1[2.0]"}
     assert out.entries[0]["measured"]["samples"] == [9.0, 12.0, 15.0, 18.0, 21.0]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the CLI: --keep-going and --seed-offset
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _cli_run(fixture_root: Path, out: Path, *extra: str) -> int:
+    from geomclaims.cli import main
+
+    argv = ["--claims-dir", str(fixture_root / "claims"), "run", "--profile", "ci", "--device", "cpu"]
+    return main([*argv, "--executor", "serial", "--out", str(out), *extra])
+
+
+@pytest.mark.parametrize("keep_going", [True, False])
+def test_cli_keep_going_records_the_error_and_continues(
+    fixture_root, tmp_path, monkeypatch, capsys, keep_going
+):
+    registry.load_study("fixture")
+    monkeypatch.setitem(registry._EVIDENCE, "fixture/gaussian", exploding_evidence)
+    out = tmp_path / "run"
+    code = _cli_run(fixture_root, out, *(["--keep-going"] if keep_going else []))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "fixture/explode config" in err and "seed 7" in err
+    claims = {c["id"]: c for c in json.loads((out / "results.json").read_text())["claims"]}
+    assert claims["F2[1.0]"]["verdict"] == "error"
+    if keep_going:
+        assert set(claims) == {"F1[1.0]", "F1[2.0]", "F2[1.0]", "F3[1.0]", "F4"}
+    else:
+        assert "stopped at the first error" in err
+        assert "F3[1.0]" not in claims  # F3 comes after F2: not judged
+
+
+def test_cli_seed_offset_is_recorded(fixture_root: Path, tmp_path: Path):
+    assert _cli_run(fixture_root, tmp_path / "a", "--seed-offset", "100", "--claim", "F1") == 0
+    data = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert data["seed_offset"] == 100 and data["machine"]["job_threads"] == 1
+    assert data["code_versions"] == {"fixture": registry.study_code_version("fixture")}
