@@ -4,6 +4,8 @@ geomclaims list [--paper P]                      the claims registry as a table
 geomclaims fetch [--profile ci] [--list]          prefetch the real models and corpora a profile needs
 geomclaims resources                              every registry source: version, sha256, cached, size
 geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--out DIR] [--no-cache] [--fail-fast]
+               [--executor dask|serial] [--workers N] [--threads-per-worker T] [--scheduler ADDR]
+               [--seed-offset K]
                                                   judge claims and write DIR/results.json + DIR/REPORT.md; a case
                                                   that raises is recorded with verdict "error" (exit 1)
 geomclaims report RESULTS_JSON [--out DIR]        re-render a report from a results file
@@ -17,7 +19,6 @@ import argparse
 import errno
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from geomclaims.claims import PROFILES, ClaimFileError, load_all
@@ -149,9 +150,9 @@ def _check_experiments(cases: list) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from geomclaims.executor import executor_for, run_cases
     from geomclaims.report import render_report
     from geomclaims.runner import (
-        DuplicateCaseError,
         Session,
         latest_dir,
         refuse_committed_baseline_dir,
@@ -174,39 +175,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
         store = Store(enabled=not args.no_cache)
     except OSError as exc:
         raise CliError(f"results cache unusable: {exc.strerror or exc}: {exc.filename}") from None
-    session = Session(profile=args.profile, store=store, device=resolve_device(args.device))
-    skipped: list[str] = []
-    errored: list[str] = []
-    stopped = ""
-    for i, case in enumerate(tqdm(cases, desc=f"claims ({args.profile})", unit="case", file=sys.stderr)):
-        start = time.perf_counter()
-        try:
-            entry = session.evaluate(case)
-        except DuplicateCaseError:
-            raise
-        except Exception as exc:
-            if type(exc).__name__ == "ResourceUnavailable":
-                tqdm.write(f"SKIP {case.case_id}: {exc}", file=sys.stderr)
-                skipped.append(case.case_id)
-                continue
-            # Keep what was judged: the error becomes this case's entry and the run goes on (or stops below).
-            session.record_error(case, exc, time.perf_counter() - start)
-            errored.append(case.case_id)
-            tqdm.write(f"ERROR {case.case_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            env = _environment_error(exc)
-            if env is not None or args.fail_fast:
-                why = (
-                    f"{env.strerror} ({env.filename})" if env is not None else "the first error (--fail-fast)"
-                )
-                stopped = f"stopped after {why}; {len(cases) - i - 1} claim case(s) not run"
-                break
-            continue
+    device = resolve_device(args.device)
+    session = Session(
+        profile=args.profile,
+        store=store,
+        device=device,
+        threads=args.threads_per_worker,
+        seed_offset=args.seed_offset,
+    )
+
+    def show(entry: dict) -> None:
+        session.record(entry)
         tqdm.write(
             f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})",
             file=sys.stderr,
         )
-    if stopped:
-        print(f"geomclaims: {stopped}", file=sys.stderr)
+
+    with executor_for(
+        args.executor,
+        workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        scheduler=args.scheduler,
+        device=device,
+    ) as executor:
+        if executor is not None:
+            session.execution = executor.describe()
+            print(f"[geomclaims] dask: {session.execution}", file=sys.stderr)
+        # Recording an errored case and going on is the default; a full disk or read-only cache stops the run
+        # (every later case would fail the same way), as does --fail-fast.
+        outcome = run_cases(
+            session, cases, executor, keep_going=not args.fail_fast, on_entry=show, stop_on=_environment_error
+        )
+    if outcome.stopped:
+        judged = len(session.entries)
+        why = "the first error (--fail-fast)" if args.fail_fast else "an environment error"
+        print(
+            f"geomclaims: stopped after {why} ({outcome.stopped}); {len(cases) - judged} claim case(s) not run",
+            file=sys.stderr,
+        )
+    skipped = [case_id for case_id, _ in outcome.skipped]
+    errored = [case_id for case_id, _ in outcome.errors]
     fetch_hint = f"fetch them with `geomclaims fetch --profile {args.profile}`"
     if skipped:
         print(
@@ -265,6 +273,51 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    from geomclaims.executor import EXECUTORS, default_workers
+
+    g = p.add_argument_group("execution (experiment jobs on Dask workers)")
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="dask",
+        help="dask (default): jobs on worker processes; serial: in this process, one after another",
+    )
+    g.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help=f"local worker processes (default: one per core, here {default_workers()}; 1 = serial)",
+    )
+    g.add_argument(
+        "--threads-per-worker",
+        type=_positive_int,
+        default=1,
+        help="torch/BLAS threads per job, serial or parallel (part of the result key; default 1)",
+    )
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (default: $GEOMCLAIMS_SCHEDULER)",
+    )
+    g.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="shift every seed of the profile by K (robustness run: do verdicts hinge on the seed list?)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geomclaims", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -305,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Recording errors and going on is the default now; the flag is accepted so older scripts keep working.
     p.add_argument("--keep-going", action="store_true", help=argparse.SUPPRESS)
+    add_execution_options(p)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="render REPORT.md from a results.json")

@@ -14,6 +14,16 @@ def cache_root() -> Path:
     return root
 
 
+def results_root() -> Path:
+    """The experiment results store: ``$GEOMCLAIMS_RESULTS_CACHE`` or ``<cache_root>/results``.
+
+    Separate from the resources so CI can judge the code on an empty results store while keeping the (sha256-verified)
+    models and corpora cached.
+    """
+    env = os.environ.get("GEOMCLAIMS_RESULTS_CACHE")
+    return Path(env).expanduser() if env else cache_root() / "results"
+
+
 def resources_dir() -> Path:
     """Fetched registry packages and assembled model/corpus files."""
     path = cache_root() / "resources"

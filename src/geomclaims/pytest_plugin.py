@@ -7,6 +7,15 @@ Options:
   --claims-baseline PATH             gate the results against a committed baseline (verdict flips, drift)
   --claims-device {auto,cpu,cuda}    device for training / inference (default: auto)
   --claims-no-cache                  recompute every experiment (the disk cache is neither read nor written)
+  --claims-executor {dask,serial}    where experiment jobs run (default: dask, local worker processes)
+  --claims-workers N                 local Dask workers (default: one per core; 1 = serial in-process)
+  --claims-threads-per-worker T      torch/BLAS threads per job (default 1; part of the result key)
+  --claims-scheduler ADDR            an existing Dask scheduler (default: $GEOMCLAIMS_SCHEDULER)
+  --claims-seed-offset K             shift every seed of the profile by K (robustness run)
+
+Before the first test runs, every collected claim case is planned at once (``geomclaims.executor.run_cases``): all
+experiment jobs the selected cases need are computed on the Dask workers, and each test then judges its case from
+the results in memory. A case whose job failed fails its own test with the job named.
 
 A test module opts in with ``pytestmark = pytest.mark.claims("<paper id>")`` and a test taking ``claim_case`` and
 ``check_claim``. Each claim case becomes one item; where the claim's expected verdict for the profile is not
@@ -59,6 +68,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--claims-baseline", default=None, help="baseline results.json to gate against")
     group.addoption("--claims-device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     group.addoption("--claims-no-cache", action="store_true", help="recompute every experiment")
+    group.addoption(
+        "--claims-executor", choices=("dask", "serial"), default="dask", help="where experiment jobs run"
+    )
+    group.addoption("--claims-workers", type=int, default=None, help="local Dask workers (default: cores)")
+    group.addoption("--claims-threads-per-worker", type=int, default=1, help="torch/BLAS threads per job")
+    group.addoption("--claims-scheduler", default=None, help="existing Dask scheduler address")
+    group.addoption("--claims-seed-offset", type=int, default=0, help="shift every seed of the profile by K")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -97,12 +113,67 @@ def _check_output_paths(config: pytest.Config) -> None:
 def _session(config: pytest.Config) -> Session:
     if _SESSION_KEY not in config.stash:
         profile = config.getoption("--claims-profile")
+        threads = config.getoption("--claims-threads-per-worker")
+        if threads < 1:
+            raise pytest.UsageError(f"--claims-threads-per-worker must be >= 1, got {threads}")
         config.stash[_SESSION_KEY] = Session(
             profile=profile,
             store=Store(enabled=not config.getoption("--claims-no-cache")),
             device=resolve_device(config.getoption("--claims-device")),
+            threads=threads,
+            seed_offset=config.getoption("--claims-seed-offset"),
         )
     return config.stash[_SESSION_KEY]
+
+
+def _claim_cases(items: list[pytest.Item]) -> list[ClaimCase]:
+    cases: dict[str, ClaimCase] = {}
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("claim_case")
+        if isinstance(case, ClaimCase):
+            cases.setdefault(case.case_id, case)
+    return list(cases.values())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Plan every selected claim case before the first test, so their jobs run together on all workers."""
+    config = session.config
+    if config.option.collectonly or session.testsfailed or config.getoption("--claims-executor") == "serial":
+        return
+    cases = _claim_cases(session.items)
+    if not cases:
+        return
+    from geomclaims.executor import executor_for, run_cases
+
+    run = _session(config)
+    workers = config.getoption("--claims-workers")
+    if workers is not None and workers < 1:
+        raise pytest.UsageError(f"--claims-workers must be >= 1, got {workers}")
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else _nullcontext():
+        with executor_for(
+            "dask",
+            workers=workers,
+            threads_per_worker=run.threads,
+            scheduler=config.getoption("--claims-scheduler"),
+            device=run.device,
+        ) as executor:
+            if executor is None:  # one worker: the tests compute in-process, one after another
+                return
+            run.execution = executor.describe()
+
+            def keep(entry: dict[str, Any]) -> None:
+                run.planned[entry["id"]] = entry
+
+            # Errors are not recorded here: the case's own test re-evaluates it and fails (or skips) with them.
+            run_cases(run, cases, executor, keep_going=True, on_entry=keep, error_entries=False)
+
+
+def _nullcontext() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def claim_params(paper_id: str, profile: str) -> list[Any]:

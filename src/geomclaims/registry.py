@@ -154,12 +154,48 @@ def get_evidence_fn(experiment_key: str) -> EvidenceFn:
         ) from None
 
 
-def study_settings(study: str, profile: str) -> dict[str, Any]:
+def study_settings(study: str, profile: str, seed_offset: int = 0) -> dict[str, Any]:
+    """A study's settings for a profile, with every seed shifted by ``seed_offset`` (see :func:`shift_seeds`)."""
     load_study(study)
     try:
-        return dict(_PROFILES[study][profile])
+        settings = dict(_PROFILES[study][profile])
     except KeyError:
         raise KeyError(f"study {study!r} has no settings for profile {profile!r}") from None
+    return shift_seeds(settings, seed_offset, where=f"{study}/{profile}") if seed_offset else settings
+
+
+def is_seed_key(key: str) -> bool:
+    """Settings keys that hold seeds (Contract v2 "Seeds"): ``seeds``/``*_seeds`` lists, ``seed``/``*_seed`` ints."""
+    return key in ("seed", "seeds") or key.endswith(("_seed", "_seeds"))
+
+
+def shift_seeds(settings: Mapping[str, Any], offset: int, where: str = "settings") -> dict[str, Any]:
+    """Copy of ``settings`` with every seed key shifted by ``offset`` (nested dicts too).
+
+    A robustness run (``--seed-offset K``) asks whether a verdict hinges on the particular seed list; shifting every
+    seed of the profile, including shared-init and data seeds, gives fresh independent draws of the same design.
+    A seed key whose value is not an int / list of ints is an error naming it, so a new key cannot be skipped silently.
+    """
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            out[key] = shift_seeds(value, offset, f"{where}.{key}")
+        elif is_seed_key(key):
+            out[key] = _shift(value, offset, f"{where}.{key}")
+        else:
+            out[key] = value
+    return out
+
+
+def _shift(value: Any, offset: int, where: str) -> Any:
+    def one(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{where}: seed value {v!r} is not an int; cannot apply a seed offset")
+        return int(v) + int(offset)
+
+    if isinstance(value, (list, tuple)):
+        return [one(v) for v in value]
+    return one(value)
 
 
 def get_section_fn(study: str) -> SectionFn | None:
@@ -176,6 +212,10 @@ class RunContext:
 
     ``settings`` are the study's settings for the profile; ``run(name, config, seed, fn)`` returns a cached
     experiment result (``fn(config, seed) -> dict``), computing it once per process and once per cache.
+
+    ``threads`` is the torch/BLAS thread budget of every job (part of the job's store key, so a serial and a
+    parallel run compute the same numbers). When ``planner`` is set (``geomclaims.executor``), a result that is
+    neither in memory nor in the store is not computed here: the planner records the job and raises ``JobPending``.
     """
 
     profile: str
@@ -184,7 +224,20 @@ class RunContext:
     store: Store
     device: str = "cpu"
     progress: bool = True
+    threads: int = 1
+    planner: Any = field(default=None, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _failed: dict[str, BaseException] = field(default_factory=dict, repr=False)
+
+    def job_key(self, name: str, config: Mapping[str, Any], seed: int) -> str:
+        """Store key of experiment ``name`` of this study for (config, seed) at this context's thread budget."""
+        return self.store.key(
+            f"{self.study}/{name}",
+            config,
+            seed,
+            code_version=study_code_version(self.study),
+            threads=self.threads,
+        )
 
     def run(
         self,
@@ -194,13 +247,31 @@ class RunContext:
         fn: Callable[[Mapping[str, Any], int], Mapping[str, Any]],
     ) -> dict[str, Any]:
         """Result of ``fn(config, seed)`` for experiment ``name``, from memory, the disk cache, or computed."""
-        key = self.store.key(
-            f"{self.study}/{name}", config, seed, code_version=study_code_version(self.study)
-        )
-        if key not in self._memo:
+        key = self.job_key(name, config, seed)
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._failed:  # a job that failed on a worker: every case needing it fails the same way
+            raise self._failed[key]
+        if self.planner is not None:
+            self._memo[key] = self.planner.request(self, key, name, config, seed, fn)
+            return self._memo[key]
+        from geomclaims.executor import failure, job_label, limit_threads
+
+        try:
             self._memo[key] = self.store.get_or_compute(
-                key, f"{self.study}/{name}", config, seed, fn, device=self.device, progress=self.progress
+                key,
+                f"{self.study}/{name}",
+                config,
+                seed,
+                limit_threads(fn, self.threads),
+                device=self.device,
+                progress=self.progress,
             )
+        except Exception as exc:  # name the job, as a worker failure does
+            err = failure(job_label(self.study, name, config, seed), exc)
+            if err is exc:
+                raise
+            raise err from exc
         return self._memo[key]
 
 

@@ -68,7 +68,13 @@ class Session:
     store: Store = field(default_factory=Store)
     device: str = "cpu"
     progress: bool = True
+    threads: int = 1  # torch/BLAS threads of every experiment job (serial or on a worker)
+    seed_offset: int = 0  # added to every seed of the profile settings (registry.shift_seeds)
+    execution: dict[str, Any] = field(default_factory=lambda: {"executor": "serial"})
     entries: list[dict[str, Any]] = field(default_factory=list)
+    planned: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # decided by a planning pass, not yet recorded
     started: float = field(default_factory=time.time)
     _contexts: dict[str, RunContext] = field(default_factory=dict)
 
@@ -77,18 +83,29 @@ class Session:
             self._contexts[study] = RunContext(
                 profile=self.profile,
                 study=study,
-                settings=study_settings(study, self.profile),
+                settings=study_settings(study, self.profile, seed_offset=self.seed_offset),
                 store=self.store,
                 device=self.device,
                 progress=self.progress,
+                threads=self.threads,
             )
         return self._contexts[study]
 
     def evaluate(self, case: ClaimCase) -> dict[str, Any]:
         """Evaluate one case and append its results.json entry. A case id judged twice is an error, never a
-        silent replacement (two claims sharing a case id would otherwise lose one result)."""
+        silent replacement (two claims sharing a case id would otherwise lose one result).
+
+        A case already decided by a planning pass (``geomclaims.executor.run_cases``) is recorded as decided there.
+        """
         self._check_new(case)
-        entry = evaluate_case(case, self.context(study_of(case.claim.experiment)))
+        entry = self.planned.pop(case.case_id, None)
+        if entry is None:
+            entry = evaluate_case(case, self.context(study_of(case.claim.experiment)))
+        return self.record(entry)
+
+    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+        if any(e["id"] == entry["id"] for e in self.entries):
+            raise DuplicateCaseError(f"case {entry['id']!r} recorded twice in one session")
         self.entries.append(entry)
         return entry
 
@@ -116,12 +133,13 @@ class Session:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
             "device": self.device,
             "packages": package_versions(),
+            "seed_offset": self.seed_offset,
             "wall_s": round(time.time() - self.started, 1),
             "resources": resource_provenance(self.profile),
             "code_versions": {
                 study: study_code_version(study) for study in sorted({e["study"] for e in self.entries})
             },
-            "machine": machine_provenance(),
+            "machine": {**machine_provenance(), "job_threads": int(self.threads), **self.execution},
             "claims": sorted(self.entries, key=lambda e: (e["paper"], natural_key(e["id"]))),
         }
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from geomclaims.paths import cache_root
+from geomclaims.paths import results_root
 
 META_KEY = "__meta__"
 TRACKED_PACKAGES = (
@@ -173,15 +173,22 @@ def _to_arrays(result: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[s
 
 
 class Store:
-    """Disk cache of experiment results under ``root`` (default ``$GEOMCLAIMS_CACHE/results``)."""
+    """Disk cache of experiment results under ``root`` (default ``paths.results_root()``)."""
 
     def __init__(self, root: str | Path | None = None, *, enabled: bool = True):
-        self.root = Path(root) if root else cache_root() / "results"
+        self.root = Path(root) if root else results_root()
         self.enabled = enabled
 
     @staticmethod
-    def key(name: str, config: Mapping[str, Any], seed: int, code_version: str = "") -> str:
-        payload = canonical_json({"name": name, "config": config, "seed": int(seed), "code": code_version})
+    def key(
+        name: str, config: Mapping[str, Any], seed: int, code_version: str = "", threads: int | None = None
+    ) -> str:
+        """``threads``: the torch/BLAS thread count the job runs with (results may differ in the last bits across
+        thread counts, so a serial and a parallel run only share a cached result when they use the same count)."""
+        fields: dict[str, Any] = {"name": name, "config": config, "seed": int(seed), "code": code_version}
+        if threads is not None:
+            fields["threads"] = int(threads)
+        payload = canonical_json(fields)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def path(self, key: str) -> Path:

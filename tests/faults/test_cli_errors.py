@@ -16,8 +16,10 @@ from geomclaims.cli import main
 
 
 def _run(project: Path, *extra: str, out: Path | None = None) -> int:
+    """The CLI in-process and serial: these tests are about what gets recorded, in a deterministic case order."""
     out = out or project / "reports" / "ci" / "latest"
-    return main(["run", "--profile", "ci", "--device", "cpu", "--out", str(out), *extra])
+    argv = ["run", "--profile", "ci", "--device", "cpu", "--executor", "serial", "--out", str(out)]
+    return main([*argv, *extra])
 
 
 def _results(project: Path) -> dict[str, dict]:
