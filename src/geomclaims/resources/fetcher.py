@@ -229,8 +229,10 @@ def index_files(pkg: Package, index: str) -> list[tuple[str, str, str]]:
     """``(filename, url, sha256 or "")`` of every file of ``pkg``'s project on the simple index (PEP 691 JSON
     or PEP 503 HTML)."""
     page = f"{index.rstrip('/')}/{_normalise(pkg.name)}/"
+    # A local ``file://`` index (pip accepts one) serves each project page as a folder's index.html.
+    fetch_url = page + "index.html" if page.startswith("file:") else page
     req = urllib.request.Request(
-        page, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
+        fetch_url, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
     )
     with urllib.request.urlopen(req, timeout=60) as resp:
         ctype = resp.headers.get("Content-Type", "") if hasattr(resp, "headers") else ""
