@@ -68,7 +68,15 @@ def _publish(index: Path, project: str, filename: str, data: bytes) -> Path:
 
 
 def _wheel_source(index: Path, payload: bytes = PAYLOAD, out_size: int | None = None) -> Source:
-    data = _wheel({"tw/data/w.bin": payload})
+    dist = "tw-1.0.dist-info"
+    data = _wheel(
+        {
+            "tw/data/w.bin": payload,
+            f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: tw\nVersion: 1.0\n",
+            f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            f"{dist}/RECORD": b"",
+        }
+    )
     _publish(index, "tw", "tw-1.0-py3-none-any.whl", data)
     pkg = Package("tw", "1.0", "wheel", _sha(data), len(data))
     out = Output(
@@ -180,3 +188,21 @@ def test_stale_download_folder_is_cleaned(index: Path) -> None:
     F.fetch_source(src, progress=False)
     assert not dead.exists()
     assert mine.exists()
+
+
+def test_converted_model_folder_is_verified_against_its_recorded_hashes(tmp_path: Path) -> None:
+    import json
+
+    from geomclaims.resources import models as M
+
+    d = tmp_path / "conv"
+    d.mkdir()
+    (d / "model.safetensors").write_bytes(PAYLOAD)
+    info = {"files": M._record_files(d)}
+    (d / "conversion.json").write_text(json.dumps(info))
+    assert M._conversion_ok(d)
+    (d / "model.safetensors").write_bytes(b"X" + PAYLOAD[1:])  # same size
+    getattr(F, "_VERIFIED", {}).clear()
+    assert not M._conversion_ok(d)
+    (d / "conversion.json").write_text(json.dumps({"gguf": "x"}))  # older record without hashes: redo
+    assert not M._conversion_ok(d)
