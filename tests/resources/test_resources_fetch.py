@@ -10,7 +10,7 @@ import pytest
 from resources_helpers import REAL_DOWNLOAD, FakeRegistry, sha
 
 from geomclaims.resources import fetcher as F
-from geomclaims.resources.sources import PROFILE_RESOURCES, SIX_SOURCES, Package, Source
+from geomclaims.resources.sources import PROFILE_RESOURCES, SIX_SOURCES, Source
 
 
 def test_assembles_every_op_and_verifies(tiny_source: Source, fake_registry: FakeRegistry) -> None:
