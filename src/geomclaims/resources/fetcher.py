@@ -607,6 +607,8 @@ def fetch_profile(profile: str, *, progress: bool = True, convert: bool = True) 
 
     if profile not in PROFILE_RESOURCES:
         raise KeyError(f"unknown profile {profile!r}; known: {', '.join(PROFILE_RESOURCES)}")
+    if (resources_dir() / "archives").is_dir():
+        clean_stale_downloads()  # leftovers of a killed fetch, even when nothing needs downloading now
     out: dict[str, Path] = {}
     for name in PROFILE_RESOURCES[profile]:
         out[name] = fetch(name, progress=progress)
