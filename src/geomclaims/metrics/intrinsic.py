@@ -20,6 +20,9 @@ __all__ = ["local_pca_dimension", "mle_dimension", "twonn"]
 
 def _neighbour_distances(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Distances and indices of the ``k`` nearest *other* points of every row (self excluded)."""
+    # Centre first: sklearn's Euclidean shortcut (|a|^2 + |b|^2 - 2ab) loses precision when the cloud sits far
+    # from the origin (the synthetic generators add an offset); distances are translation invariant.
+    x = x - x.mean(axis=0)
     nn = NearestNeighbors(n_neighbors=k + 1).fit(x)
     dist, idx = nn.kneighbors(x)
     return dist[:, 1:], idx

@@ -72,7 +72,8 @@ def r_order(X: Any, values: Any, method: Literal["pearson", "spearman"] = "pears
 
     Convention: paper P Sec. 3 (definition of R_order); the diagonal is excluded (released code that
     includes it is not followed). Embeddings ordered by ``values`` give strongly *negative* values
-    (similarity falls with distance); points on an arc ordered by angle give exactly -1.
+    (similarity falls with distance); points on an arc ordered by angle give values near -1 with the
+    default Pearson (cosine is not linear in the angle gap, so not exactly -1).
     ``X`` is ``n x D`` with ``n >= 3``; ``values`` has length ``n`` and is not constant. ``method="spearman"``
     gives the rank version (exactly -1 whenever similarity is strictly decreasing in distance).
     """

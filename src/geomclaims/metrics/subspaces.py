@@ -94,8 +94,9 @@ def principal_angles(U: Any, V: Any) -> np.ndarray:
     """Principal angles (radians, ascending) between the row spans of ``U`` (``k_u x D``) and ``V`` (``k_v x D``).
 
     Convention: rows are basis vectors (any basis; orthonormalised by QR). Returns ``min(k_u, k_v)``
-    angles in ``[0, pi/2]``, from ``scipy.linalg.subspace_angles`` (Bjorck-Golub; accurate for small
-    angles), sorted ascending: 0 for shared directions, ``pi/2`` for orthogonal ones.
+    angles in ``[0, pi/2]``, from ``scipy.linalg.subspace_angles`` (Bjorck-Golub, which combines
+    sines and cosines to keep small angles better resolved than an arccos of the singular values alone;
+    angles below about 1e-8 are still at the level of float64 round-off), sorted ascending: 0 for shared directions, ``pi/2`` for orthogonal ones.
     """
     qu = orthonormal_basis(U, "U")
     qv = orthonormal_basis(V, "V")

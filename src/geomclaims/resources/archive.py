@@ -105,7 +105,8 @@ def copy_member(path: Path, member: str, out: BinaryIO, inner: str | None = None
         with opener() as src:
             if inner is None:
                 return _copy(src, out)
-            with tarfile.open(fileobj=io.BytesIO(src.read()), mode="r:*") as nested:
+            # Streamed ("r|*"): a nested member is never read whole into memory.
+            with tarfile.open(fileobj=src, mode="r|*") as nested:
                 for m in nested:
                     if m.isfile() and _norm(m.name) == _norm(inner):
                         fh = nested.extractfile(m)
@@ -123,17 +124,35 @@ def _copy(src: IO[bytes], out: BinaryIO) -> int:
     return n
 
 
-def read_matching(path: Path, patterns: tuple[str, ...], exclude: tuple[str, ...] = ()) -> dict[str, bytes]:
+def read_matching(
+    path: Path, patterns: tuple[str, ...], exclude: tuple[str, ...] = (), *, limit: int = 0
+) -> dict[str, bytes]:
     """Contents of every member whose normalised name matches one of ``patterns`` (fnmatch; ``*`` crosses
-    ``/``) and none of ``exclude``; ``.gz`` members are gunzipped. Keys are member names."""
+    ``/``) and none of ``exclude``; ``.gz`` members are gunzipped (streamed). Keys are member names.
+
+    ``limit`` (> 0) caps the total bytes read after decompression: the bundle written from them is at least
+    as long, so anything beyond the pinned output size is a bomb or the wrong archive -> :class:`ArchiveError`.
+    """
     found: dict[str, bytes] = {}
+    total = 0
     for name, opener in iter_members(path):
         if any(fnmatch.fnmatchcase(name, p) for p in patterns) and not any(
             fnmatch.fnmatchcase(name, e) for e in exclude
         ):
+            budget = limit - total if limit else -1
             with opener() as fh:
-                data = fh.read()
-            found[name] = gzip.decompress(data) if name.endswith(".gz") else data
+                src: IO[bytes] = gzip.GzipFile(fileobj=fh) if name.endswith(".gz") else fh  # type: ignore[assignment]
+                try:
+                    data = src.read(budget + 1) if limit else src.read()
+                except (OSError, EOFError) as exc:
+                    raise ArchiveError(f"{path.name}: member {name!r} is unreadable ({exc})") from exc
+            if limit and len(data) > budget:
+                raise ArchiveError(
+                    f"{path.name}: members matching {patterns} exceed the pinned output size of {limit} bytes "
+                    f"at {name!r} (decompression bomb or wrong archive)"
+                )
+            total += len(data)
+            found[name] = data
     return found
 
 

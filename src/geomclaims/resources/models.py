@@ -84,10 +84,33 @@ def dequantize_gguf(src_dir: Path, gguf: str, out_dir: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _conversion_ok(final: Path) -> bool:
+    """True when ``conversion.json`` records the sha256 of every converted file and each still matches
+    (hashed once per process per unchanged file). A record without file hashes (older layout) is redone."""
+    from geomclaims.resources.fetcher import file_matches
+
+    try:
+        files = json.loads((final / "conversion.json").read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(files) and all(file_matches(final / p, r["sha256"], r["size"]) for p, r in files.items())
+
+
+def _record_files(folder: Path) -> dict[str, dict[str, Any]]:
+    from geomclaims.resources.fetcher import sha256_file
+
+    return {
+        p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "size": p.stat().st_size}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
 def convert_gguf(name: str, *, progress: bool = True) -> Path:
-    """Dequantize GGUF model ``name`` once into :func:`converted_dir` (idempotent, atomic); returns the folder."""
+    """Dequantize GGUF model ``name`` once into :func:`converted_dir` (idempotent, atomic); returns the folder.
+    The sha256 of every converted file is recorded at conversion and verified when the folder is reused."""
     final = converted_dir(name)
-    if (final / "conversion.json").is_file():
+    if _conversion_ok(final):
         return final
 
     from geomclaims.resources.fetcher import atomic_dir, resource_lock
@@ -95,7 +118,7 @@ def convert_gguf(name: str, *, progress: bool = True) -> Path:
     src_dir = fetch(name, progress=progress)
     gguf = get_source(name).entry
     with resource_lock(f"convert-{name}"):
-        if (final / "conversion.json").is_file():
+        if _conversion_ok(final):
             return final
         with atomic_dir(final) as work:
             seconds = dequantize_gguf(src_dir, gguf, work)
@@ -104,6 +127,7 @@ def convert_gguf(name: str, *, progress: bool = True) -> Path:
                 "gguf": gguf,
                 "gguf_sha256": model_sha(name),
                 "seconds": round(seconds, 1),
+                "files": _record_files(work),
             }
             (work / "conversion.json").write_text(json.dumps(info, indent=1))
     return final
