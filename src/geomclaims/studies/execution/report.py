@@ -14,7 +14,7 @@ from geomclaims.registry import report_section
 
 MATRICES = ("W_Q", "W_K", "W_V", "W_O")
 E1_VARIANTS = (
-    ("E1-effective-rank", "adamw3e-3-T16"),
+    ("E1-effective-rank", "adam1e-3-T16"),
     ("E1-paper-variant", "paper"),
     ("E1-released-code", "released-code"),
 )
@@ -172,7 +172,7 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
         lines += [
             "",
             "Variants: `paper` = plain SGD lr 1e-3, batch 64, T = 32 (Sec. 3.2); `released-code` = AdamW 3e-4, "
-            "batch 128, T = 16, 5 layers x 4 heads; `adamw3e-3-T16` = the smallest change found that learns in the CI "
+            "batch 128, T = 16, 5 layers x 4 heads; `adam1e-3-T16` = the smallest change found that learns in the CI "
             "budget (AdamW lr 3e-3, T = 16), used by every claim that needs a trained model. The trajectories of a "
             "variant that learns nothing still get r90 values (E1-paper-variant, E1-released-code): a low r90 there "
             "shows what the measure gives without any task learning.",
