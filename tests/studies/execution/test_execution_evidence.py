@@ -256,3 +256,43 @@ def test_top_correlated_and_random_alive_masks() -> None:
     with pytest.raises(ValueError, match="alive latents"):
         S.random_alive_mask(alive, top, 4, rng)
     assert isinstance(top, torch.Tensor)
+
+
+# ------------------------------------------------------------------------------------------------ report.py
+
+
+def test_report_section_shows_preconditions_nulls_and_accuracy(tmp_path: Any) -> None:
+    from geomclaims.studies.execution.report import section
+
+    curves = {"acc_steps": [0, 10], "acc_m_values": [1, 2], "acc_curve_per_m": [[0.1, 1.0], [0.1, 0.4]]}
+    entries = [
+        {
+            "id": "E5-entropy-drop[last]",
+            "claim_id": "E5-entropy-drop",
+            "verdict": "untestable",
+            "params": {"layer": "last"},
+            "measured": {"samples": [0.3, 0.2, 0.4]},
+            "notes": [],
+            "details": {
+                **curves,
+                "preconditions": {"final_acc_m_le_2": 0.4, "final_acc_all_m": 0.4},
+                "steps": [0, 10],
+                "entropy_per_layer_mean": [[1.0, 0.5]],
+                "entropy_shuffled_mean": [1.0, 0.9],
+            },
+        },
+        {
+            "id": "E1-effective-rank-W_Q[W_Q]",
+            "claim_id": "E1-effective-rank-W_Q",
+            "verdict": "untestable",
+            "params": {"matrix": "W_Q"},
+            "measured": {"samples": [2.0, 3.0, 3.0]},
+            "null": {},
+            "notes": [],
+            "details": {"walk_null_r90": [5.0, 6.0, 7.0], "shuffled_labels_r90": [4.0, 4.0, 6.0]},
+        },
+    ]
+    md = section(entries, tmp_path)
+    assert "| E1-effective-rank-W_Q[W_Q] | untestable | - | - | 3 | 6 | 4 |" in md
+    assert "| E5-entropy-drop[last] | untestable | 0.4 | 0.4 |" in md
+    assert (tmp_path / "execution_accuracy.png").exists()
