@@ -19,15 +19,21 @@ from geomclaims.runner import natural_key, read_results
 VERDICT_ORDER = [v.value for v in Verdict]
 VERDICT_MARK = {
     "replicated": "✅ replicated",
+    "verified": "☑️ verified",
     "trivial": "⚪ trivial",
+    "inconclusive": "❔ inconclusive",
     "not_replicated": "❌ not replicated",
     "untestable": "⛔ untestable",
+    "not_run": "⏭️ not run",
 }
 VERDICT_COLOR = {
     "replicated": "#2e7d32",
+    "verified": "#1565c0",
     "trivial": "#9e9e9e",
+    "inconclusive": "#f9a825",
     "not_replicated": "#c62828",
     "untestable": "#6d4c41",
+    "not_run": "#cfd8dc",
 }
 
 

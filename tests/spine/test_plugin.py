@@ -70,7 +70,7 @@ def test_expected_verdicts_pass_and_xfail(project: pytest.Pytester):
         "null_condition_met",
         "wall_s",
     }
-    assert set(entry["measured"]) == {"value", "ci", "n", "samples"} and entry["measured"]["n"] == 5
+    assert set(entry["measured"]) == {"value", "ci", "se", "n", "samples"} and entry["measured"]["n"] == 5
     assert set(entry["null"]) >= {"name", "median", "q025", "q975", "samples"}
     assert data["profile"] == "ci" and data["git_sha"]
     assert (project.path / "out" / "REPORT.md").exists()
