@@ -296,3 +296,11 @@ def test_report_section_shows_preconditions_nulls_and_accuracy(tmp_path: Any) ->
     assert "| E1-effective-rank-W_Q[W_Q] | untestable | - | - | 3 | 6 | 4 |" in md
     assert "| E5-entropy-drop[last] | untestable | 0.4 | 0.4 |" in md
     assert (tmp_path / "execution_accuracy.png").exists()
+
+
+def test_early_capture_with_too_few_snapshots_is_untestable_not_capped() -> None:
+    from geomclaims.registry import Untestable
+
+    ctx = FakeCtx({"main": fake_result(HIGH, LEARNED), "shuffled": fake_result(HIGH, CHANCE, seed=1)})
+    with pytest.raises(Untestable, match="early window"):
+        X.trajectory_evidence(case("early_capture", "step_matched_random_walk", matrix="W_Q"), ctx)

@@ -61,6 +61,10 @@ def captured_share(traj: np.ndarray, basis: np.ndarray) -> float:
     return float(np.sum((xc @ basis.T) ** 2) / np.sum(xc**2))
 
 
+class EarlyWindowTooShort(ValueError):
+    """The early window has fewer snapshots than the whole-run r90 needs (E3 cannot be measured as defined)."""
+
+
 def early_capture(traj: np.ndarray) -> float:
     """E3: share of the whole trajectory's variance in the top-r PCs of its first 25% (r = whole-run r90).
 
@@ -71,7 +75,7 @@ def early_capture(traj: np.ndarray) -> float:
     win = early(traj)
     if r > win.shape[0] - 1:
         # A centred window of n snapshots spans at most n - 1 directions; capping r would silently change the test.
-        raise ValueError(
+        raise EarlyWindowTooShort(
             f"early_capture: whole-run r90 = {r} exceeds the {win.shape[0] - 1} directions the early window "
             f"({win.shape[0]} snapshots) can span; record more snapshots (profile n_snapshots)"
         )

@@ -132,20 +132,24 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         return shuf
 
     if metric in ("r90", "early_capture", "participation_ratio"):
-        mtype = case.params["matrix"]
-        measured = A.per_member(res, mtype, metric)
-        walk = A.null_per_member(res, mtype, metric, draws)
-        details.update(_trajectory_details(res, mtype, draws))
-        details["walk_null_" + metric] = walk.tolist()
-        if null_name == "shuffled_labels":
-            null = A.per_member(shuffled_run(), mtype, metric)
-        elif null_name == "step_matched_random_walk":
-            null = walk
-        else:
-            raise ValueError(f"claim {case.claim.id}: unsupported null {null_name!r} for metric {metric}")
-        if variant == MAIN_VARIANT:
-            details["shuffled_labels_" + metric] = A.per_member(shuffled_run(), mtype, metric).tolist()
-        return _ev(measured, null, details=details, notes=notes, preconditions=pre)
+        try:
+            mtype = case.params["matrix"]
+            measured = A.per_member(res, mtype, metric)
+            walk = A.null_per_member(res, mtype, metric, draws)
+            details.update(_trajectory_details(res, mtype, draws))
+            details["walk_null_" + metric] = walk.tolist()
+            if null_name == "shuffled_labels":
+                null = A.per_member(shuffled_run(), mtype, metric)
+            elif null_name == "step_matched_random_walk":
+                null = walk
+            else:
+                raise ValueError(f"claim {case.claim.id}: unsupported null {null_name!r} for metric {metric}")
+            if variant == MAIN_VARIANT:
+                details["shuffled_labels_" + metric] = A.per_member(shuffled_run(), mtype, metric).tolist()
+            return _ev(measured, null, details=details, notes=notes, preconditions=pre)
+        except A.EarlyWindowTooShort as exc:
+            # Recorded, never capped: the profile has too few snapshots for E3's definition.
+            raise Untestable(str(exc)) from exc
 
     if metric == "qk_minus_vo":
         measure = case.params["measure"]
