@@ -13,7 +13,7 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
   makes them untestable with the measured accuracy.
 
 ci scale-down (documented, applies to every variant): d = 64 instead of 128, 2 layers (5 for released-code),
-4 seeds instead of 20 (2 for released-code, which used 1-2), 2000 steps with 41 snapshots (probe: d = 64 Adam
+4 seeds instead of 20 (3 for released-code, which used 1-2, and for the shared-init twins: Contract v2 needs >= 3), 2000 steps with 41 snapshots (probe: d = 64 Adam
 1e-3 reaches m = 1: 1.00, m = 2: 1.00, m = 3: 0.40, m = 4: 0.17 after 8000 steps, so no ci budget learns every m). ``full`` is the
 paper's scale (d = 128, 20 seeds, 20k steps as in the released code) and is meant for a GPU. One full-width seed
 of the main variant on this machine (d = 128, 2 layers, Adam 1e-3, T = 16; eval accuracy m=1/2/3/4):
@@ -94,9 +94,9 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "eval_per_m": 128,
         "paper_steps": 600,
         "released_steps": 600,
-        "released_seeds": [0, 1],
+        "released_seeds": [0, 1, 2],
         "released_layers": 5,
-        "shared_init_seeds": [0, 1],
+        "shared_init_seeds": [0, 1, 2],
         "null_draws": 10,
         "mul_modulus": 7,
         "sae": {
@@ -125,7 +125,7 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "eval_per_m": 1024,
         "paper_steps": 10000,
         "released_steps": 20000,
-        "released_seeds": [0, 1],
+        "released_seeds": [0, 1, 2],
         "released_layers": 5,
         "shared_init_seeds": [0, 1, 2, 3, 4],
         "null_draws": 20,
