@@ -15,8 +15,8 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
 ci scale-down (documented, applies to every variant): d = 64 instead of 128, 2 layers (5 for released-code),
 4 seeds instead of 20 (3 for released-code, which used 1-2, and for the shared-init twins: Contract v2 needs >= 3),
 2000 steps with 41 snapshots (probe: d = 64 Adam 1e-3 reaches m = 1: 1.00, m = 2: 1.00, m = 3: 0.40, m = 4: 0.17
-after 8000 steps, so no ci budget learns every m). ``full`` is the paper's scale (d = 128, 20 seeds, 20k steps as in the released code) and is meant for a GPU. One full-width seed
-of the main variant on this machine (d = 128, 2 layers, Adam 1e-3, T = 16; eval accuracy m=1/2/3/4):
+after 8000 steps, so no ci budget learns every m). ``full`` is the paper's scale (d = 128, 20 seeds, 20k steps as
+in the released code) and is meant for a GPU. One full-width seed of the main variant on this machine (d = 128, 2 layers, Adam 1e-3, T = 16; eval accuracy m=1/2/3/4):
 step 1000: 1.00/0.87/0.29/0.19, 3000: 1.00/0.98/0.44/0.18, 8000: 1.00/0.98/0.55/0.23, 12000: 1.00/0.98/0.57/0.20.
 m <= 2 is learned by step 3000; m = 3 rises slowly and m = 4 stays near chance, so at this width the
 attention-only model's all-m claims are expected to be untestable in ``full`` too unless longer training learns
