@@ -63,12 +63,7 @@ def _ev(
 ) -> Evidence:
     """Evidence with its preconditions (also copied into details so the report can show them)."""
     details = {**details, "preconditions": dict(preconditions)}
-    if "preconditions" in getattr(Evidence, "__dataclass_fields__", {}):
-        return Evidence(
-            measured=measured, null=null, details=details, notes=notes, preconditions=preconditions
-        )
-    # Before the spine's Contract v2 Evidence lands, the preconditions travel in details only.
-    return Evidence(measured=measured, null=null, details=details, notes=notes)
+    return Evidence(measured=measured, null=null, details=details, notes=notes, preconditions=preconditions)
 
 
 def acc_curves(result: Mapping[str, Any]) -> dict[str, Any]:
