@@ -341,8 +341,8 @@ def decide(
         null_arr = np.sort(as_samples(null_samples, f"null samples ({rule.name})"))
         if null_arr.size < 2:
             raise ValueError(f"null '{rule.name}' needs >= 2 samples for a quantile, got {null_arr.size}")
-    elif null_samples is not None and np.asarray(null_samples, dtype=object).size:
-        raise ValueError(f"null rule {rule.rule if rule else None!r} takes no null samples")
+    elif rule is not None and null_samples is not None and np.asarray(null_samples, dtype=object).size:
+        raise ValueError(f"null rule {rule.rule!r} takes no null samples")
 
     meas_sorted = np.sort(np.asarray(measured.samples))
     lo, hi = np.array([measured.ci[0]]), np.array([measured.ci[1]])
