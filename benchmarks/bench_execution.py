@@ -18,9 +18,9 @@ from geomclaims.studies.execution.task import TaskSpec, data_rng, sample
 
 
 def run(seeds: list[int], spec: TaskSpec, mspec: ModelSpec, steps: int, batch: int) -> float:
-    """Wall seconds for ``steps`` AdamW steps of one ensemble holding ``seeds`` (data generation included)."""
+    """Wall seconds for ``steps`` Adam steps of one ensemble holding ``seeds`` (data generation included)."""
     model = EnsembleTransformer(mspec, spec.vocab.size, spec.T, spec.C, seeds)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)  # main variant adam1e-3-T16
     rngs = [data_rng(s) for s in seeds]
     start = time.perf_counter()
     for _ in range(steps):
@@ -44,8 +44,9 @@ def main() -> None:
     seeds = list(range(args.seeds))
     rows = []
     for label, T, d, layers, batch in (
-        ("ci (d=32, T=16, 2 layers)", 16, 32, 2, 64),
-        ("paper T=32 (d=32)", 32, 32, 2, 64),
+        ("ci (d=64, T=16, 2 layers)", 16, 64, 2, 64),
+        ("full (d=128, T=16, 2 layers)", 16, 128, 2, 64),
+        ("paper T=32 (d=64)", 32, 64, 2, 64),
     ):
         spec = TaskSpec(T=T, C=8, m_values=(1, 2, 3, 4))
         mspec = ModelSpec(d=d, layers=layers, heads=4)

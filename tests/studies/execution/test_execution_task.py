@@ -14,8 +14,7 @@ def _decode(tokens: np.ndarray, spec: TaskSpec) -> list[list[int]]:
     return [[int(row[p + 1]) for p in np.flatnonzero(row == marker)] for row in tokens]
 
 
-@pytest.mark.parametrize("op", ["add", "mul"])
-@pytest.mark.parametrize("T,C", [(16, 8), (32, 16)])
+@pytest.mark.parametrize("op,T,C", [("add", 16, 8), ("add", 32, 16), ("mul", 16, 7), ("mul", 32, 13)])
 def test_target_is_the_marked_values_reduced_mod_C(op: str, T: int, C: int) -> None:
     spec = TaskSpec(T=T, C=C, m_values=(1, 2, 3, 4, 5, 6)[: (T - 1) // 2 if T < 16 else 6], op=op)
     b = sample(spec, data_rng(3), 512)
@@ -23,6 +22,16 @@ def test_target_is_the_marked_values_reduced_mod_C(op: str, T: int, C: int) -> N
         assert len(vals) == m
         expect = sum(vals) % C if op == "add" else int(np.prod(vals)) % C
         assert target == expect
+        if op == "mul":
+            assert min(vals) >= 1, "products draw from the multiplicative group {1..C-1}"
+
+
+def test_mul_needs_a_prime_modulus_and_is_not_dominated_by_one_class() -> None:
+    with pytest.raises(ValueError, match="prime"):
+        TaskSpec(T=16, C=8, op="mul")
+    b = sample(TaskSpec(T=16, C=7, m_values=(4,), op="mul"), data_rng(1), 6000)
+    assert np.bincount(b.target, minlength=7).max() / b.target.size < 0.2  # ~1/6, no class 0 collapse
+    assert not np.any(b.target == 0)
 
 
 def test_markers_are_non_adjacent_followed_by_values_and_the_query_is_last() -> None:

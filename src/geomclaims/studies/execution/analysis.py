@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from geomclaims.metrics import (
     effective_rank,
@@ -60,6 +61,10 @@ def captured_share(traj: np.ndarray, basis: np.ndarray) -> float:
     return float(np.sum((xc @ basis.T) ** 2) / np.sum(xc**2))
 
 
+class EarlyWindowTooShort(ValueError):
+    """The early window has fewer snapshots than the whole-run r90 needs (E3 cannot be measured as defined)."""
+
+
 def early_capture(traj: np.ndarray) -> float:
     """E3: share of the whole trajectory's variance in the top-r PCs of its first 25% (r = whole-run r90).
 
@@ -68,7 +73,13 @@ def early_capture(traj: np.ndarray) -> float:
     """
     r = effective_rank(traj, 0.9)
     win = early(traj)
-    return captured_share(traj, top_pcs(win, min(r, win.shape[0] - 1)))
+    if r > win.shape[0] - 1:
+        # A centred window of n snapshots spans at most n - 1 directions; capping r would silently change the test.
+        raise EarlyWindowTooShort(
+            f"early_capture: whole-run r90 = {r} exceeds the {win.shape[0] - 1} directions the early window "
+            f"({win.shape[0]} snapshots) can span; record more snapshots (profile n_snapshots)"
+        )
+    return captured_share(traj, top_pcs(win, r))
 
 
 def dimension(traj: np.ndarray, measure: str) -> float:
@@ -169,3 +180,15 @@ def commutator_projection(
         "perp": np.mean([perpendicular_share(r) for r in rho_c], axis=0),
         "perp_random": np.concatenate([perpendicular_share(r.ravel()) for r in rho_null]),
     }
+
+
+def rho_trend(steps: np.ndarray, per_member: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Spearman correlation of the commutator's rho with the checkpoint step, per member: < 0 means rho falls."""
+    steps = np.asarray(steps, dtype=float)
+    out = []
+    for p in per_member:
+        rho = np.asarray(p["rho"], dtype=float)
+        if rho.shape != steps.shape:
+            raise ValueError(f"rho_trend: {rho.size} rho values for {steps.size} checkpoints")
+        out.append(float(spearmanr(steps, rho).statistic))
+    return np.asarray(out)

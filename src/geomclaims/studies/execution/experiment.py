@@ -17,12 +17,15 @@ from geomclaims.claims import ClaimCase
 from geomclaims.registry import Evidence, RunContext, Untestable, evidence
 from geomclaims.studies.execution import analysis as A
 from geomclaims.studies.execution.profiles import MAIN_VARIANT, train_config
-from geomclaims.studies.execution.train import train_run
+from geomclaims.studies.execution.task import TaskSpec
+from geomclaims.studies.execution.train import eval_set, train_run
 
 
 def _run(ctx: RunContext, variant: str = MAIN_VARIANT, **mods: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, result) of one ensemble run; the main variant's run always records commutators (one cache entry)."""
-    if variant == MAIN_VARIANT and not any(mods.get(k) for k in ("mlp", "labels", "init_seeds", "seeds")):
+    if variant == MAIN_VARIANT and not any(
+        mods.get(k) for k in ("mlp", "labels", "init_seeds", "seeds", "C")
+    ):
         if mods.get("schedule", "mixed") == "mixed" and mods.get("op", "add") == "add":
             mods["commutators"] = True
             mods["sae"] = True
@@ -32,6 +35,46 @@ def _run(ctx: RunContext, variant: str = MAIN_VARIANT, **mods: Any) -> tuple[dic
 
 def _final_acc(result: Mapping[str, Any]) -> np.ndarray:
     return np.asarray(result["acc"])[:, -1]  # [E, n_m]
+
+
+def learning_preconditions(result: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Did this run learn? ``final_acc_m_le_2`` / ``final_acc_all_m``: min over those m of the seed-mean final accuracy.
+
+    Claims about the learned algorithm ``require`` these (Contract v2); a run that did not learn makes a claim
+    untestable with the measured accuracy instead of not_replicated.
+    """
+    acc = _final_acc(result).mean(0)
+    ms = np.asarray(result["m_values"])
+    if not np.any(ms <= 2):
+        raise ValueError(f"run has no m <= 2 among m_values {ms.tolist()}")
+    return {
+        prefix + "final_acc_m_le_2": float(acc[ms <= 2].min()),
+        prefix + "final_acc_all_m": float(acc.min()),
+    }
+
+
+def _ev(
+    measured: Any,
+    null: Any = None,
+    *,
+    details: dict[str, Any],
+    notes: list[str],
+    preconditions: dict[str, float],
+) -> Evidence:
+    """Evidence with its preconditions (also copied into details so the report can show them)."""
+    details = {**details, "preconditions": dict(preconditions)}
+    return Evidence(measured=measured, null=null, details=details, notes=notes, preconditions=preconditions)
+
+
+def acc_curves(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-m accuracy curves (mean over seeds) and per-seed final accuracies, for details and the report."""
+    acc = np.asarray(result["acc"])  # [E, S, n_m]
+    return {
+        "acc_steps": np.asarray(result["snap_steps"]).astype(int).tolist(),
+        "acc_m_values": np.asarray(result["m_values"]).astype(int).tolist(),
+        "acc_curve_per_m": acc.mean(0).T.round(4).tolist(),  # [n_m][S]
+        "final_acc_per_seed": acc[:, -1].round(4).tolist(),  # [E][n_m]
+    }
 
 
 def _acc_note(variant: str, result: Mapping[str, Any]) -> str:
@@ -63,42 +106,72 @@ def _trajectory_details(result: Mapping[str, Any], mtype: str, draws: int) -> di
 @evidence("execution/trajectory")
 def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     metric = case.claim.metric
+    null_name = case.claim.null.name if case.claim.null is not None else "none"
     variant = case.claim.variant or MAIN_VARIANT
     draws = int(ctx.settings["null_draws"])
     _, res = _run(ctx, variant)
     notes = [_acc_note(variant, res)]
+    pre = learning_preconditions(res)
+    details: dict[str, Any] = acc_curves(res)
 
-    if metric in ("r90", "early_capture"):
-        mtype = case.params["matrix"]
-        measured = A.per_member(res, mtype, metric)
-        null = A.null_per_member(res, mtype, metric, draws)
-        details = _trajectory_details(res, mtype, draws)
-        _, shuffled = _run(ctx, variant, labels="shuffled") if variant == MAIN_VARIANT else (None, None)
-        if shuffled is not None:
-            details["shuffled_labels_" + metric] = A.per_member(shuffled, mtype, metric).tolist()
-            notes.append(_acc_note(variant + " + shuffled labels", shuffled))
-        details["final_acc_per_m"] = _final_acc(res).mean(0).tolist()
-        return Evidence(measured=measured, null=null, details=details, notes=notes)
+    def shuffled_run() -> Mapping[str, Any]:
+        # Only the main variant has a shuffled-label twin; asking for it elsewhere is a claims-file error.
+        if variant != MAIN_VARIANT:
+            raise ValueError(
+                f"claim {case.claim.id}: null 'shuffled_labels' exists only for variant {MAIN_VARIANT}, "
+                f"not {variant!r}"
+            )
+        _, shuf = _run(ctx, variant, labels="shuffled")
+        notes.append(_acc_note(variant + " + shuffled labels", shuf))
+        pre.update(learning_preconditions(shuf, "shuffled_"))
+        return shuf
+
+    if metric in ("r90", "early_capture", "participation_ratio"):
+        try:
+            mtype = case.params["matrix"]
+            measured = A.per_member(res, mtype, metric)
+            walk = A.null_per_member(res, mtype, metric, draws)
+            details.update(_trajectory_details(res, mtype, draws))
+            details["walk_null_" + metric] = walk.tolist()
+            if null_name == "shuffled_labels":
+                null = A.per_member(shuffled_run(), mtype, metric)
+            elif null_name == "step_matched_random_walk":
+                null = walk
+            else:
+                raise ValueError(f"claim {case.claim.id}: unsupported null {null_name!r} for metric {metric}")
+            if variant == MAIN_VARIANT:
+                details["shuffled_labels_" + metric] = A.per_member(shuffled_run(), mtype, metric).tolist()
+            return _ev(measured, null, details=details, notes=notes, preconditions=pre)
+        except A.EarlyWindowTooShort as exc:
+            # Recorded, never capped: the profile has too few snapshots for E3's definition.
+            raise Untestable(str(exc)) from exc
 
     if metric == "qk_minus_vo":
         measure = case.params["measure"]
-        qk = (A.per_member(res, "W_Q", measure) + A.per_member(res, "W_K", measure)) / 2
-        vo = (A.per_member(res, "W_V", measure) + A.per_member(res, "W_O", measure)) / 2
-        return Evidence(measured=qk - vo, details={"qk": qk.tolist(), "vo": vo.tolist()}, notes=notes)
+        qk, vo = qk_vo(res, measure)
+        details.update({"qk": qk.tolist(), "vo": vo.tolist()})
+        null = None
+        if null_name == "shuffled_labels":
+            sqk, svo = qk_vo(shuffled_run(), measure)
+            null = sqk - svo
+            details.update({"shuffled_qk": sqk.tolist(), "shuffled_vo": svo.tolist()})
+        return _ev(qk - vo, null, details=details, notes=notes, preconditions=pre)
 
-    if metric == "r90_sd_over_seeds":
-        per = {t: A.per_member(res, t, "r90") for t in A.MATRIX_TYPES}
-        sds = [float(np.std(v, ddof=1)) if v.size > 1 else 0.0 for v in per.values()]
-        return Evidence(
-            measured=[float(np.mean(sds))],
-            details={"sd_per_type": sds, "r90_per_type": {k: v.tolist() for k, v in per.items()}},
-            notes=notes,
-        )
+    if metric == "r90_seed_deviation":
+        measured, per = seed_deviation(res)
+        details["r90_per_type"] = per
+        null = None
+        if null_name == "shuffled_labels":
+            null, sper = seed_deviation(shuffled_run())
+            details["shuffled_r90_per_type"] = sper
+        return _ev(measured, null, details=details, notes=notes, preconditions=pre)
 
     if metric in ("overlap_across_seeds", "overlap_shared_init"):
         mtype = case.params["matrix"]
         names = A.layers_of(res, mtype)
         E = A.n_members(res)
+        if E < 2:
+            raise Untestable("subspace overlap across seeds needs at least 2 seeds in this profile")
         bases = {(e, n): A.execution_basis(A.trajectory(res, n, e)) for e in range(E) for n in names}
         across = np.array(
             [
@@ -106,16 +179,16 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
                 for a, b in itertools.combinations(range(E), 2)
             ]
         )
-        if E < 2:
-            raise Untestable("subspace overlap across seeds needs at least 2 seeds in this profile")
         dim = A.trajectory(res, names[0], 0).shape[1]
         k = int(np.median([b.shape[0] for b in bases.values()]))
         if metric == "overlap_across_seeds":
             null = A.random_overlaps(dim, k, 200, seed=11)
-            return Evidence(measured=across, null=null, details={"k": k, "dim": dim}, notes=notes)
+            details.update({"k": k, "dim": dim})
+            return _ev(across, null, details=details, notes=notes, preconditions=pre)
         # Same initialisation as members 0..n-1 of the main run, different data order (data seeds + 100).
         init = [int(s) for s in ctx.settings["shared_init_seeds"]]
         _, twin = _run(ctx, variant, seeds=[s + 100 for s in init], init_seeds=init)
+        pre.update(learning_preconditions(twin, "twin_"))
         main_seeds = [int(s) for s in np.asarray(res["seeds"])]
         shared = np.array(
             [
@@ -138,29 +211,78 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
                 for n in names
             ]
         )
-        return Evidence(
-            measured=shared,
-            null=across_layers,
-            details={"k": k, "overlap_across_seeds": across.tolist()},
-            notes=[*notes, _acc_note(variant + " (shared-init twins)", twin)],
-        )
+        details.update({"k": k, "overlap_across_seeds": across.tolist()})
+        notes.append(_acc_note(variant + " (shared-init twins)", twin))
+        return _ev(shared, across_layers, details=details, notes=notes, preconditions=pre)
 
-    if metric in ("mlp_minus_attn", "mul_minus_add"):
+    if metric in ("mlp_minus_attn", "mul_minus_add", "mlp_acc_minus_attn", "mlp_dimension"):
         measure = case.params.get("measure", "r90")
-        other_cfg = {"mlp": True} if metric == "mlp_minus_attn" else {"op": "mul"}
-        _, other = _run(ctx, variant, **other_cfg)
+        if metric == "mul_minus_add":
+            # Prime modulus, values in the multiplicative group (task.py), and an addition run on the same modulus.
+            C = int(ctx.settings["mul_modulus"])
+            cfg_add, res = _run(ctx, variant, C=C)
+            cfg_mul, other = _run(ctx, variant, C=C, op="mul")
+            label = "mul"
+            notes = [_acc_note(f"{variant} add mod {C}", res)]
+            pre = learning_preconditions(res)
+            details = acc_curves(res)
+            details["majority_baseline"] = {
+                "add": majority_baselines(cfg_add["task"], int(cfg_add["eval_per_m"])),
+                "mul": majority_baselines(cfg_mul["task"], int(cfg_mul["eval_per_m"])),
+            }
+        else:
+            _, other = _run(ctx, variant, mlp=True)
+            label = "mlp"
+        pre.update(learning_preconditions(other, label + "_"))
+        notes.append(_acc_note(f"{variant} + {label}", other))
+        details[label + "_acc"] = acc_curves(other)
+        if metric == "mlp_acc_minus_attn":
+            # Paper Sec. 4.5 "generalisation degrades": mean over m of the final accuracy, paired by seed.
+            measured = _final_acc(other).mean(1) - _final_acc(res).mean(1)
+            return _ev(measured, None, details=details, notes=notes, preconditions=pre)
         base = A.per_member_all(res, measure)
         alt = A.per_member_all(other, measure)
-        label = "mlp" if metric == "mlp_minus_attn" else "mul"
-        details = {"base": base.tolist(), label: alt.tolist()}
+        details.update({"base": base.tolist(), label: alt.tolist()})
         if label == "mlp":
             # The MLP matrices' own trajectories, for the report (not part of the claim's paired comparison).
             details["mlp_matrices_" + measure] = A.per_member_all(other, measure, ("W_in", "W_out")).tolist()
-        return Evidence(
-            measured=alt - base, details=details, notes=[*notes, _acc_note(f"{variant} + {label}", other)]
-        )
+        if metric == "mlp_dimension":
+            # The MLP model's attention dimension itself, against the attention-only model's (paired seeds).
+            return _ev(alt, base, details=details, notes=notes, preconditions=pre)
+        return _ev(alt - base, None, details=details, notes=notes, preconditions=pre)
 
     raise ValueError(f"execution/trajectory: unknown metric {metric!r}")
+
+
+def qk_vo(result: Mapping[str, Any], measure: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-member mean of the W_Q, W_K measure and of the W_V, W_O measure (paper Fig. 1 ordering)."""
+    qk = (A.per_member(result, "W_Q", measure) + A.per_member(result, "W_K", measure)) / 2
+    vo = (A.per_member(result, "W_V", measure) + A.per_member(result, "W_O", measure)) / 2
+    return qk, vo
+
+
+def seed_deviation(result: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, list[float]]]:
+    """Per seed: |r90 - median r90 of the other seeds|, averaged over the four matrix types ([E] samples).
+
+    One sample per seed (not one pooled standard deviation), so the seed CI is a real CI: "the dimension is
+    consistent across seeds" reads as every seed lying within about one dimension of the others.
+    """
+    per = {t: A.per_member(result, t, "r90") for t in A.MATRIX_TYPES}
+    E = A.n_members(result)
+    if E < 2:
+        raise Untestable("seed consistency needs at least 2 seeds in this profile")
+    dev = np.array(
+        [np.mean([abs(v[e] - np.median(np.delete(v, e))) for v in per.values()]) for e in range(E)]
+    )
+    return dev, {k: v.tolist() for k, v in per.items()}
+
+
+def majority_baselines(task_cfg: Mapping[str, Any], n_per_m: int) -> list[float]:
+    """Share of the most frequent target per m on the evaluation set: the accuracy of a constant predictor."""
+    spec = TaskSpec.from_config(dict(task_cfg))
+    return [
+        float(np.bincount(b.target, minlength=spec.C).max() / b.target.size) for b in eval_set(spec, n_per_m)
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -186,13 +308,16 @@ def entropy_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "entropy_shuffled_mean": cur_null.mean(0).tolist(),
         "entropy_per_layer_mean": np.asarray(res["entropy"]).mean(0).T.tolist(),
     }
+    details.update(acc_curves(res))
     notes = [_acc_note(variant, res), _acc_note(variant + " + shuffled labels", shuf)]
+    pre = {**learning_preconditions(res), **learning_preconditions(shuf, "shuffled_")}
     if case.claim.metric == "entropy_end_over_start":
-        return Evidence(
-            measured=cur[:, -1] / cur[:, 0],
-            null=cur_null[:, -1] / cur_null[:, 0],
+        return _ev(
+            cur[:, -1] / cur[:, 0],
+            cur_null[:, -1] / cur_null[:, 0],
             details=details,
             notes=notes,
+            preconditions=pre,
         )
     if case.claim.metric == "entropy_max_step_share":
         # Largest drop between consecutive snapshots as a share of the total start-to-minimum drop.
@@ -202,7 +327,7 @@ def entropy_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
             raise Untestable(
                 "entropy never drops below its start value, so the smoothness of the drop is undefined"
             )
-        return Evidence(measured=drops.max(1) / total[:, 0], details=details, notes=notes)
+        return _ev(drops.max(1) / total[:, 0], details=details, notes=notes, preconditions=pre)
     raise ValueError(f"execution/entropy: unknown metric {case.claim.metric!r}")
 
 
@@ -223,19 +348,20 @@ def commutator_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "steps": steps.tolist(),
         "norm_mean": norms.mean(0).tolist(),
         "D_mean": np.asarray(res["comm_D"]).mean(0).tolist(),
+        **acc_curves(res),
     }
+    notes = [_acc_note(variant, res)]
+    pre = learning_preconditions(res)
     if case.claim.metric == "commutator_persistence":
         half = steps.size // 2
         measured = np.median(norms[:, half:], 1) / np.median(norms[:, :half], 1)
         d_norm = np.asarray(res["comm_D"])
         details["D_persistence"] = (np.median(d_norm[:, half:], 1) / np.median(d_norm[:, :half], 1)).tolist()
-        return Evidence(measured=measured, details=details, notes=[_acc_note(variant, res)])
-    if case.claim.metric == "perpendicular_share":
+        return _ev(measured, None, details=details, notes=notes, preconditions=pre)
+    if case.claim.metric in ("perpendicular_share", "rho_trend", "rho_commutator_minus_gradient"):
         mtype = case.params["matrix"]
         draws = 50
         per = [A.commutator_projection(res, mtype, e, draws, seed=1000 + e) for e in range(A.n_members(res))]
-        measured = np.array([np.median(p["perp"]) for p in per])
-        null = np.concatenate([p["perp_random"] for p in per])
         details.update(
             {
                 "rho_mean": np.mean([p["rho"] for p in per], 0).tolist(),
@@ -244,7 +370,16 @@ def commutator_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
                 "rho_random_q975": float(np.quantile(np.concatenate([p["rho_random"] for p in per]), 0.975)),
             }
         )
-        return Evidence(measured=measured, null=null, details=details, notes=[_acc_note(variant, res)])
+        if case.claim.metric == "rho_trend":
+            # Paper Sec. 4.3 / Fig. 4: rho decreases over training -> Spearman correlation of rho with the step < 0.
+            return _ev(A.rho_trend(steps, per), None, details=details, notes=notes, preconditions=pre)
+        if case.claim.metric == "rho_commutator_minus_gradient":
+            # Positive control: is the commutator more perpendicular than the plain minibatch gradient?
+            diff = np.array([np.median(p["rho"] - p["rho_grad"]) for p in per])
+            return _ev(diff, None, details=details, notes=notes, preconditions=pre)
+        measured = np.array([np.median(p["perp"]) for p in per])
+        null = np.concatenate([p["perp_random"] for p in per])
+        return _ev(measured, null, details=details, notes=notes, preconditions=pre)
     raise ValueError(f"execution/commutator: unknown metric {case.claim.metric!r}")
 
 
@@ -270,7 +405,7 @@ def sae_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "n_correlated",
         "n_correlated_null",
     )
-    fields += ("n_alive", "rel_recon_error", "l0")
+    fields += ("n_alive", "rel_recon_error", "l0", "drop_random", "n_ablated_correlated")
     per_stage = [{f: np.asarray(res[f"sae/{kind}/stage{j}/{f}"]) for f in fields} for j in range(n_stages)]
     final = per_stage[-1]
     details = {
@@ -283,16 +418,32 @@ def sae_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "rel_recon_error": final["rel_recon_error"].tolist(),
         "l0": final["l0"].tolist(),
         "n_latents": int(ctx.settings["sae"]["latents"]),
+        "n_ablate": int(ctx.settings["sae"]["n_ablate"]),
+        "drop": [p["drop"].tolist() for p in per_stage],
+        "drop_random_mean": [p["drop_random"].mean(1).tolist() for p in per_stage],
+        "drop_all": [p["drop_all"].tolist() for p in per_stage],
+        "n_ablated_correlated": final["n_ablated_correlated"].tolist(),
+        **acc_curves(res),
     }
     notes = [_acc_note(variant, res)]
+    pre = learning_preconditions(res)
     if case.claim.metric == "ablation_drop":
-        return Evidence(measured=final["drop"], null=final["drop_all"], details=details, notes=notes)
+        # Null by name: the all-latents positive control, or as many random alive latents (the matched control).
+        null_name = case.claim.null.name if case.claim.null is not None else "none"
+        nulls = {
+            "all_latents_ablation": final["drop_all"],
+            "random_alive_latents": final["drop_random"].ravel(),
+        }
+        if null_name not in nulls:
+            raise ValueError(f"claim {case.claim.id}: unsupported null {null_name!r} for ablation_drop")
+        return _ev(final["drop"], nulls[null_name], details=details, notes=notes, preconditions=pre)
     if case.claim.metric == "n_correlated_latents":
-        return Evidence(
-            measured=final["n_correlated"],
-            null=final["n_correlated_null"].ravel(),
+        return _ev(
+            final["n_correlated"],
+            final["n_correlated_null"].ravel(),
             details=details,
             notes=notes,
+            preconditions=pre,
         )
     raise ValueError(f"execution/sae: unknown metric {case.claim.metric!r}")
 
@@ -321,8 +472,14 @@ def curriculum_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "acc_m1_curriculum_after_stage1": acc_cur[:, end_stage1, i1].tolist(),
     }
     measured = acc_mixed[:, -1, i1] - acc_cur[:, -1, i1]
-    return Evidence(
-        measured=measured,
+    pre = learning_preconditions(mixed)
+    # Forgetting needs something learned first: the curriculum's m = 1 accuracy at the end of its m = 1 stage.
+    pre["curriculum_acc_m1_after_stage1"] = float(acc_cur[:, end_stage1, i1].mean())
+    details.update(acc_curves(mixed))
+    return _ev(
+        measured,
+        None,
         details=details,
-        notes=[_acc_note(variant + " curriculum", cur)],
+        notes=[_acc_note(variant, mixed), _acc_note(variant + " curriculum", cur)],
+        preconditions=pre,
     )

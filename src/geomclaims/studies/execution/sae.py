@@ -116,6 +116,31 @@ def accuracy_with(
     return (logits.argmax(-1) == target).float().mean(1).cpu().numpy()
 
 
+def top_correlated(corr: np.ndarray, k: int) -> torch.Tensor:
+    """Mask [E, n] of each member's ``k`` latents with the largest task correlation ``corr`` [E, n]."""
+    if not 1 <= k <= corr.shape[1]:
+        raise ValueError(f"n_ablate must be in [1, {corr.shape[1]}], got {k}")
+    mask = torch.zeros(corr.shape, dtype=torch.bool)
+    for e, idx in enumerate(np.argsort(-corr, axis=1)[:, :k]):
+        mask[e, torch.as_tensor(idx)] = True
+    return mask
+
+
+def random_alive_mask(
+    alive: np.ndarray, exclude: torch.Tensor, k: int, rng: np.random.Generator
+) -> torch.Tensor:
+    """Mask [E, n] of ``k`` random alive latents per member, none of them in ``exclude`` (the ablation control)."""
+    mask = torch.zeros(alive.shape, dtype=torch.bool)
+    for e in range(alive.shape[0]):
+        pool = np.flatnonzero(alive[e] & ~exclude[e].numpy())
+        if pool.size < k:
+            raise ValueError(
+                f"member {e}: only {pool.size} alive latents outside the top-{k}; cannot draw {k} random ones"
+            )
+        mask[e, torch.as_tensor(rng.choice(pool, size=k, replace=False))] = True
+    return mask
+
+
 @torch.no_grad()
 def ablate(sae: SAE, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Residual stream with the latents in ``mask`` [E, n] zeroed; the SAE error term is kept."""
@@ -166,15 +191,19 @@ def analyse(
         )
     target = torch.as_tensor(test.target).expand(E, -1)
     base = accuracy_with(model, layer, test_x, target)
-    # Ablate the task-correlated latents; when none pass the threshold, the 5 most correlated ones (so the
-    # ablation is never empty).
-    k_abl = np.maximum(n_corr, 5)
-    order = np.argsort(-corr, axis=1)
-    mask = torch.zeros(E, corr.shape[1], dtype=torch.bool)
-    for e in range(E):
-        mask[e, order[e, : k_abl[e]]] = True
-    abl = accuracy_with(model, layer, ablate(sae, flat, mask).reshape_as(test_x), target)
-    abl_all = accuracy_with(model, layer, ablate(sae, flat, torch.ones_like(mask)).reshape_as(test_x), target)
+    # Ablate the top-k task-correlated latents (paper Sec. 4.4: "3-5" of them), k fixed by the profile, and, as the
+    # control, as many random alive latents outside that top-k; how many of the top-k pass |r| >= 0.5 is recorded.
+    k_abl = int(cfg["n_ablate"])
+    n_draws = int(cfg["n_random_ablations"])
+    top = top_correlated(corr, k_abl)
+    abl = accuracy_with(model, layer, ablate(sae, flat, top).reshape_as(test_x), target)
+    rand_drops = np.zeros((E, n_draws))
+    for j in range(n_draws):
+        mask = random_alive_mask(alive, top, k_abl, rng)
+        rand_drops[:, j] = base - accuracy_with(
+            model, layer, ablate(sae, flat, mask).reshape_as(test_x), target
+        )
+    abl_all = accuracy_with(model, layer, ablate(sae, flat, torch.ones_like(top)).reshape_as(test_x), target)
     rec = ((sae.decode(sae.encode(flat)) - flat).pow(2).sum(-1).mean(1) / flat.var(1).sum(-1)).cpu().numpy()
     return {
         "base_acc": base,
@@ -184,7 +213,8 @@ def analyse(
         "drop_all": base - abl_all,
         "n_correlated": n_corr.astype(float),
         "n_correlated_null": np.asarray(null_counts, dtype=float).T,  # [E, n_perm]
-        "n_ablated": k_abl.astype(float),
+        "n_ablated_correlated": (corr[top.numpy()].reshape(E, k_abl) >= CORR_THRESHOLD).sum(1).astype(float),
+        "drop_random": rand_drops,  # [E, n_random_ablations]
         "n_alive": alive.sum(1).astype(float),
         "rel_recon_error": rec,
         "l0": (h > 0).sum(-1).mean(1).astype(float),

@@ -1,7 +1,8 @@
 """Marker-based modular arithmetic (paper E, Sec. 3.1).
 
 A sequence of length ``T`` holds ``m`` marker tokens at non-adjacent positions; the token right after each
-marker is a value in ``{0, ..., C-1}``; the target is the sum (or product) of the marked values mod ``C``. Every
+marker is a value in ``{0, ..., C-1}`` (``{1, ..., C-1}`` for products, with C prime); the target is the sum (or
+product) of the marked values mod ``C``. Every
 other position holds an i.i.d. distractor. The last position is a fixed query token whose output is read out,
 so the model must route the marked values to the end of the sequence.
 
@@ -26,6 +27,10 @@ OPS = ("add", "mul")
 SCHEDULES = ("mixed", "curriculum")
 
 
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % k for k in range(2, int(n**0.5) + 1))
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Task parameters. ``m_values`` are the marker counts trained on (mixed: uniform over them per sample)."""
@@ -45,6 +50,9 @@ class TaskSpec:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.C < 2 or self.n_distractors < 1:
             raise ValueError("need C >= 2 and at least one distractor token")
+        if self.op == "mul" and not _is_prime(self.C):
+            # Modulo a composite C (e.g. 8) products collapse onto 0 and a constant predictor scores 0.3-0.7.
+            raise ValueError(f"op 'mul' needs a prime modulus C, got C={self.C}")
         if not self.m_values or min(self.m_values) < 1:
             raise ValueError(f"m_values must be positive, got {self.m_values}")
         # m marker/value pairs with a gap between markers need 2m - 1 slots in the T - 1 positions before the query.
@@ -119,7 +127,12 @@ def sample(
     m = m_choices[rng.integers(0, m_choices.size, size=batch)]
     m_max = int(m_choices.max())
     marker_pos = np.full((batch, m_max), -1, dtype=np.int64)
-    values = rng.integers(0, C, size=(batch, m_max))
+    # Multiplication draws from the multiplicative group {1..C-1} (C prime), so the product is uniform over it.
+    values = (
+        rng.integers(0, C, size=(batch, m_max))
+        if spec.op == "add"
+        else rng.integers(1, C, size=(batch, m_max))
+    )
     target = np.zeros(batch, dtype=np.int64) if spec.op == "add" else np.ones(batch, dtype=np.int64)
     for mv in np.unique(m):
         rows = np.flatnonzero(m == mv)

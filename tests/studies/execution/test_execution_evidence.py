@@ -1,0 +1,306 @@
+"""Wiring of the execution evidence functions: signs, ratio directions and which run is the null.
+
+A fake RunContext hands the evidence functions small synthetic training results whose answers are known (e.g. W_Q/W_K
+trajectories spread over 6 directions, W_V/W_O over 2), so a swapped sign, a swapped argument or the wrong null run
+changes the asserted value.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from geomclaims.studies.execution import analysis as A
+from geomclaims.studies.execution import experiment as X
+from geomclaims.studies.execution import sae as S
+from geomclaims.studies.execution.profiles import MAIN_VARIANT, PROFILE_SETTINGS
+from geomclaims.studies.execution.task import Batch
+
+E, S_, DIM = 3, 13, 4  # members, snapshots, matrix side (16 coordinates)
+M_VALUES = [1, 2, 3, 4]
+
+
+def _traj(k: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """S_ snapshots spread isotropically over k orthonormal directions of R^(DIM*DIM): r90 close to k."""
+    basis = np.linalg.qr(rng.standard_normal((DIM * DIM, k)))[0].T
+    return (scale * rng.standard_normal((S_, k)) @ basis).reshape(S_, DIM, DIM)
+
+
+def fake_result(
+    dims: dict[str, int], acc: list[float], seed: int = 0, entropy_end: float = 0.5
+) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    names = [f"L{layer}_{t}" for layer in range(2) for t in A.MATRIX_TYPES]
+    res: dict[str, Any] = {
+        "seeds": np.arange(E),
+        "matrices": names,
+        "m_values": np.asarray(M_VALUES),
+        "snap_steps": np.arange(S_) * 10,
+        "acc": np.broadcast_to(np.asarray(acc, dtype=float), (E, S_, len(M_VALUES))).copy(),
+    }
+    for n in names:
+        res[f"snap/{n}"] = np.stack([_traj(dims[n.split("_", 1)[1]], rng) for _ in range(E)])
+    ent = np.ones((E, S_, 2))
+    ent[:, -1, :] = entropy_end
+    res["entropy"] = ent
+    return res
+
+
+class FakeCtx:
+    """RunContext stand-in: picks a synthetic result by the config's modifiers and records the configs asked for."""
+
+    def __init__(self, by_kind: dict[str, dict[str, Any]]) -> None:
+        self.by_kind = by_kind
+        self.settings = dict(PROFILE_SETTINGS["smoke"])
+        self.device = "cpu"
+        self.configs: list[dict[str, Any]] = []
+
+    def run(self, name: str, config: dict[str, Any], seed: int, fn: Any) -> dict[str, Any]:
+        self.configs.append(config)
+        if config["labels"] == "shuffled":
+            return self.by_kind["shuffled"]
+        if config["model"]["mlp"]:
+            return self.by_kind["mlp"]
+        if config["task"]["op"] == "mul":
+            return self.by_kind["mul"]
+        if config["task"]["schedule"] == "curriculum":
+            return self.by_kind["curriculum"]
+        return self.by_kind["main"]
+
+
+def case(metric: str, null: str | None, **params: Any) -> Any:
+    claim = SimpleNamespace(
+        id="T",
+        metric=metric,
+        variant=MAIN_VARIANT,
+        null=None if null is None else SimpleNamespace(name=null),
+    )
+    return SimpleNamespace(claim=claim, params=params)
+
+
+LEARNED = [1.0, 0.98, 0.95, 0.92]
+CHANCE = [0.13, 0.12, 0.12, 0.11]
+HIGH_QK = {"W_Q": 6, "W_K": 6, "W_V": 2, "W_O": 2}
+HIGH_VO = {"W_Q": 2, "W_K": 2, "W_V": 6, "W_O": 6}
+LOW = dict.fromkeys(A.MATRIX_TYPES, 2)
+HIGH = dict.fromkeys(A.MATRIX_TYPES, 6)
+
+
+def test_learning_preconditions_min_over_m() -> None:
+    res = fake_result(LOW, [1.0, 0.9, 0.3, 0.2])
+    pre = X.learning_preconditions(res, "x_")
+    assert pre["x_final_acc_m_le_2"] == pytest.approx(0.9)
+    assert pre["x_final_acc_all_m"] == pytest.approx(0.2)
+
+
+def test_qk_minus_vo_sign_and_shuffled_null() -> None:
+    ctx = FakeCtx({"main": fake_result(HIGH_QK, LEARNED), "shuffled": fake_result(HIGH_VO, CHANCE, seed=1)})
+    ev = X.trajectory_evidence(case("qk_minus_vo", "shuffled_labels", measure="r90"), ctx)
+    assert np.all(np.asarray(ev.measured) > 1)  # Q,K (r90 4-5) above V,O (~2) in the trained run
+    assert np.all(np.asarray(ev.null) < -1)  # the null is the shuffled run, where the order is reversed
+    assert ev.details["preconditions"]["final_acc_all_m"] == pytest.approx(0.92)
+    assert ev.details["preconditions"]["shuffled_final_acc_all_m"] == pytest.approx(0.11)
+
+
+def test_r90_null_is_the_named_run() -> None:
+    ctx = FakeCtx({"main": fake_result(LOW, LEARNED), "shuffled": fake_result(HIGH, CHANCE, seed=1)})
+    shuf = X.trajectory_evidence(case("r90", "shuffled_labels", matrix="W_Q"), ctx)
+    assert np.all(np.asarray(shuf.measured) <= 2) and np.all(np.asarray(shuf.null) >= 3.5)
+    assert len(shuf.null) == E
+    walk = X.trajectory_evidence(case("r90", "step_matched_random_walk", matrix="W_Q"), ctx)
+    assert len(walk.null) == E * int(ctx.settings["null_draws"])
+    assert walk.details["shuffled_labels_r90"] == list(shuf.null)
+    with pytest.raises(ValueError, match="unsupported null"):
+        X.trajectory_evidence(case("r90", "random_subspaces", matrix="W_Q"), ctx)
+
+
+def test_mlp_and_mul_directions() -> None:
+    ctx = FakeCtx(
+        {
+            "main": fake_result(LOW, LEARNED),
+            "mlp": fake_result(HIGH, [1.0, 1.0, 0.5, 0.4], seed=2),
+            "mul": fake_result(HIGH, LEARNED, seed=3),
+        }
+    )
+    d = X.trajectory_evidence(case("mlp_minus_attn", "seeds_ci", measure="r90"), ctx)
+    assert np.all(np.asarray(d.measured) > 1)  # mlp minus attention, not the reverse
+    dim = X.trajectory_evidence(case("mlp_dimension", "attention_only_model", measure="r90"), ctx)
+    assert np.all(np.asarray(dim.measured) >= 3.5) and np.all(np.asarray(dim.null) <= 2)
+    acc = X.trajectory_evidence(case("mlp_acc_minus_attn", "seeds_ci"), ctx)
+    assert np.allclose(acc.measured, np.mean([1.0, 1.0, 0.5, 0.4]) - np.mean(LEARNED))
+    assert acc.details["preconditions"]["mlp_final_acc_all_m"] == pytest.approx(0.4)
+    ctx.configs.clear()
+    ctx.settings["eval_per_m"] = 512  # enough samples for the majority-class share to be near 1/6
+    mul = X.trajectory_evidence(case("mul_minus_add", "seeds_ci", measure="r90"), ctx)
+    assert np.all(np.asarray(mul.measured) > 1)
+    # Both runs on the same prime modulus; the addition baseline is not the C = 8 main run.
+    assert {c["task"]["C"] for c in ctx.configs if c["task"]["op"] in ("add", "mul")} >= {7}
+    assert all(c["task"]["C"] == 7 for c in ctx.configs[-2:])
+    base = mul.details["majority_baseline"]
+    assert all(b < 0.3 for b in base["mul"])  # uniform over {1..6} modulo 7
+
+
+def test_seed_deviation_per_seed() -> None:
+    res = fake_result(LOW, LEARNED)
+    res["seeds"] = np.arange(4)
+    for n in res["matrices"]:
+        rng = np.random.default_rng(5)
+        ks = [2, 2, 2, 6]
+        res[f"snap/{n}"] = np.stack([_traj(k, rng) for k in ks])
+    dev, _ = X.seed_deviation(res)
+    assert dev[3] > 1.5 and np.all(dev[:3] < 0.5)
+
+
+def test_entropy_ratio_direction_and_null() -> None:
+    ctx = FakeCtx(
+        {
+            "main": fake_result(LOW, LEARNED, entropy_end=0.2),
+            "shuffled": fake_result(LOW, CHANCE, entropy_end=0.9),
+        }
+    )
+    ev = X.entropy_evidence(case("entropy_end_over_start", "shuffled_labels", layer="last"), ctx)
+    assert np.allclose(ev.measured, 0.2) and np.allclose(ev.null, 0.9)  # end / start, trained vs shuffled
+
+
+def test_curriculum_sign_and_precondition() -> None:
+    cur = fake_result(LOW, [0.3, 0.2, 0.2, 0.9])
+    cur["acc"][:, : S_ // 2, 0] = 1.0  # m = 1 learned in the first stage, then forgotten
+    ctx = FakeCtx({"main": fake_result(LOW, LEARNED), "curriculum": cur})
+    ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
+    assert np.allclose(ev.measured, 1.0 - 0.3)  # mixed minus curriculum
+    assert ev.details["preconditions"]["curriculum_acc_m1_after_stage1"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------------------ analysis.py
+
+
+def test_early_capture_settled_vs_drifting() -> None:
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((30, 30)))[0].T
+    t = np.arange(25)
+    settled = np.stack([np.cos(t / 3), np.sin(t / 3)], 1) @ basis[:2]  # the same 2-plane throughout
+    assert A.early_capture(settled) > 0.95
+    # The first quarter moves along e0 only; the rest opens a new direction e1 with most of the variance.
+    drift = np.outer(np.minimum(t, 6), basis[0]) + np.outer(np.maximum(t - 6, 0) ** 1.5, basis[1])
+    assert A.early_capture(drift) < 0.5
+
+
+def test_early_capture_refuses_a_rank_above_the_window() -> None:
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match="early window"):
+        A.early_capture(rng.standard_normal((9, 40)))  # r90 ~7 > 2 directions of a 3-snapshot window
+
+
+def test_commutator_projection_inside_vs_outside() -> None:
+    res = fake_result(LOW, LEARNED)
+    K = 4
+    for n in res["matrices"]:
+        traj = np.asarray(res[f"snap/{n}"], dtype=float).reshape(E, S_, -1)
+        inside = np.stack([traj[e] - traj[e].mean(0) for e in range(E)])[:, :K]
+        outside = np.stack([np.linalg.svd(traj[e] - traj[e].mean(0))[2][-K:] for e in range(E)])
+        res[f"comm_delta/{n}"] = inside
+        res[f"comm_grad/{n}"] = outside
+    p = A.commutator_projection(res, "W_Q", 0, n_draws=5, seed=0)
+    assert np.allclose(p["rho"], 1.0, atol=1e-6)  # commutator in the execution subspace
+    assert np.allclose(p["rho_grad"], 0.0, atol=1e-6)  # gradient orthogonal: rho and rho_grad not swapped
+    assert np.allclose(p["perp"], 0.0, atol=1e-3)
+
+
+def test_rho_trend_sign() -> None:
+    steps = np.arange(6)
+    falling = [{"rho": np.linspace(0.5, 0.1, 6)}, {"rho": np.linspace(0.4, 0.2, 6)}]
+    assert np.all(A.rho_trend(steps, falling) < 0)
+    assert np.all(A.rho_trend(steps, [{"rho": np.linspace(0.1, 0.5, 6)}]) > 0)
+
+
+def test_walk_null_uses_each_members_own_trajectory(monkeypatch: pytest.MonkeyPatch) -> None:
+    res = fake_result(LOW, LEARNED)
+    for n in res["matrices"]:
+        rng = np.random.default_rng(9)
+        res[f"snap/{n}"] = np.stack([_traj(k, rng) for k in (1, 3, 6)])
+    monkeypatch.setattr(A, "step_matched_random_walk", lambda t, seed: t)  # identity walk: null = measured
+    null = A.null_per_member(res, "W_Q", "r90", draws=2)
+    assert np.allclose(null, np.repeat(A.per_member(res, "W_Q", "r90"), 2))
+
+
+# ------------------------------------------------------------------------------------------------ sae.py
+
+
+def test_latent_correlations_find_the_marker_latent() -> None:
+    rng = np.random.default_rng(0)
+    B, T, marker = 16, 8, 9
+    tokens = rng.integers(0, 8, size=(B, T))
+    tokens[:, 2] = marker
+    batch = Batch(tokens=tokens, target=np.zeros(B, int), m=np.ones(B, int), marker_pos=np.full((B, 1), 2))
+    tok_f, seq_f = S.task_features(batch, marker)
+    h = rng.random((B * T, 3))
+    h[:, 1] = tok_f[:, 0]  # latent 1 fires exactly on markers
+    corr = S.latent_correlations(h, tok_f, seq_f, B, T)
+    assert corr[1] == pytest.approx(1.0) and corr[0] < 0.5 and corr[2] < 0.5
+
+
+def test_top_correlated_and_random_alive_masks() -> None:
+    corr = np.array([[0.1, 0.9, 0.2, 0.8, 0.0, 0.3]])
+    top = S.top_correlated(corr, 2)
+    assert top[0].nonzero().ravel().tolist() == [1, 3]
+    alive = np.array([[True, True, False, True, True, True]])
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        m = S.random_alive_mask(alive, top, 2, rng)[0]
+        chosen = set(m.nonzero().ravel().tolist())
+        assert len(chosen) == 2 and chosen <= {0, 4, 5}  # alive, outside the top-k
+    with pytest.raises(ValueError, match="alive latents"):
+        S.random_alive_mask(alive, top, 4, rng)
+    assert isinstance(top, torch.Tensor)
+
+
+# ------------------------------------------------------------------------------------------------ report.py
+
+
+def test_report_section_shows_preconditions_nulls_and_accuracy(tmp_path: Any) -> None:
+    from geomclaims.studies.execution.report import section
+
+    curves = {"acc_steps": [0, 10], "acc_m_values": [1, 2], "acc_curve_per_m": [[0.1, 1.0], [0.1, 0.4]]}
+    entries = [
+        {
+            "id": "E5-entropy-drop[last]",
+            "claim_id": "E5-entropy-drop",
+            "verdict": "untestable",
+            "params": {"layer": "last"},
+            "measured": {"samples": [0.3, 0.2, 0.4]},
+            "notes": [],
+            "details": {
+                **curves,
+                "preconditions": {"final_acc_m_le_2": 0.4, "final_acc_all_m": 0.4},
+                "steps": [0, 10],
+                "entropy_per_layer_mean": [[1.0, 0.5]],
+                "entropy_shuffled_mean": [1.0, 0.9],
+            },
+        },
+        {
+            "id": "E1-effective-rank-W_Q[W_Q]",
+            "claim_id": "E1-effective-rank-W_Q",
+            "verdict": "untestable",
+            "params": {"matrix": "W_Q"},
+            "measured": {"samples": [2.0, 3.0, 3.0]},
+            "null": {},
+            "notes": [],
+            "details": {"walk_null_r90": [5.0, 6.0, 7.0], "shuffled_labels_r90": [4.0, 4.0, 6.0]},
+        },
+    ]
+    md = section(entries, tmp_path)
+    assert "| E1-effective-rank-W_Q[W_Q] | untestable | - | - | 3 | 6 | 4 |" in md
+    assert "| E5-entropy-drop[last] | untestable | 0.4 | 0.4 |" in md
+    assert (tmp_path / "execution_accuracy.png").exists()
+
+
+def test_early_capture_with_too_few_snapshots_is_untestable_not_capped() -> None:
+    from geomclaims.registry import Untestable
+
+    ctx = FakeCtx({"main": fake_result(HIGH, LEARNED), "shuffled": fake_result(HIGH, CHANCE, seed=1)})
+    with pytest.raises(Untestable, match="early window"):
+        X.trajectory_evidence(case("early_capture", "step_matched_random_walk", matrix="W_Q"), ctx)
