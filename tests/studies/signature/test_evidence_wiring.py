@@ -197,7 +197,7 @@ def test_frequency_permutation_null_calibration() -> None:
         pairs = [(cw, pairs[0][1]) for cw, _ in pairs]
         counts = [counts[0]] * 3
         measured = np.median(
-            [ex.partial_r_cos_given_frequency(cw, cs, c) for (cw, cs), c in zip(pairs, counts)]
+            [ex.partial_r_cos_given_frequency(cw, cs, c) for (cw, cs), c in zip(pairs, counts, strict=True)]
         )
         null = ex._frequency_permutation_null(pairs, counts, 100)
         hits += measured > np.quantile(null, 0.95)
