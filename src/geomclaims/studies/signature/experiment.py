@@ -598,7 +598,7 @@ def signature_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     metric = case.claim.metric
     exact = exact_task_signatures(task)
     details: dict[str, Any] = {
-        "printed_vs_enumeration": signatures.compare_printed(task),
+        "printed_vs_enumeration": signatures.printed_findings(task),
         "key_signature": signatures.KEY_SIGNATURE[task],
         "r_order_key_signature": r_order(exact[signatures.KEY_SIGNATURE[task]], np.asarray(ANCHORS, float)),
         "cos_key_signature": np.round(cosine_matrix(exact[signatures.KEY_SIGNATURE[task]]), 5).tolist(),
