@@ -82,7 +82,12 @@ def dataset_signatures(task: str, n_samples: int, data_seed: int) -> dict[str, A
     return signatures.task_signatures(X, y, task)
 
 
-def init_anchor_draws(d: int, std: float, n: int, rows: int = N_ANCHORS, seed: int = 12345) -> np.ndarray:
+def null_seed(ctx: RunContext) -> int:
+    """Seed of the null draws and permutations (profile setting ``null_seed``; nulls use fixed offsets of it)."""
+    return int(ctx.settings["null_seed"])
+
+
+def init_anchor_draws(seed: int, d: int, std: float, n: int, rows: int = N_ANCHORS) -> np.ndarray:
     """``n`` fresh draws of ``rows`` x d weights from the models' init distribution (the ``init`` null)."""
     rng = np.random.default_rng(seed)
     return rng.normal(0.0, std, size=(n, rows, d))
@@ -186,10 +191,10 @@ def _accuracy(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidence
     )
 
 
-def _permutation_null(mats: list[np.ndarray], target: np.ndarray, n_perm: int) -> np.ndarray:
+def _permutation_null(mats: list[np.ndarray], target: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
     """Mantel null of the median-over-seeds statistic: the same permutation sequence for every seed's matrix, then
     the median across seeds per permutation (so the null describes the aggregate the claim tests)."""
-    per_seed = np.stack([mantel(m, target, n_perm=n_perm, seed=777).null for m in mats])
+    per_seed = np.stack([mantel(m, target, n_perm=n_perm, seed=seed).null for m in mats])
     return np.median(per_seed, axis=0)
 
 
@@ -245,13 +250,15 @@ def _order_null(
     anchors = np.asarray(ANCHORS, dtype=float)
     n = int(ctx.settings["n_null"])
     if name == "init":
-        draws = init_anchor_draws(int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n)
+        draws = init_anchor_draws(
+            null_seed(ctx) + 1, int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n
+        )
         return np.array([r_order(w, anchors) for w in draws])
     if name == "anchor_permutation":
         dist = np.abs(anchors[:, None] - anchors[None, :])
         key = "WE_anchor/final" if col == -1 else "WE_anchor/early"
         mats = [cosine_matrix(res[key][i].astype(np.float64)) for i in idx]
-        return _permutation_null(mats, dist, n)
+        return _permutation_null(mats, dist, n, null_seed(ctx))
     if name == "shuffled_labels":
         return res["r_order"][select(res, task, arch, "shuffled"), col]
     raise KeyError(f"R_order claims support nulls init/anchor_permutation/shuffled_labels, not {name!r}")
@@ -264,7 +271,10 @@ def _mean_anchor_cos(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> E
     name = _null_name(case)
     if name == "init":
         draws = init_anchor_draws(
-            int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), int(ctx.settings["n_null"])
+            null_seed(ctx) + 1,
+            int(res["WE_anchor/final"].shape[-1]),
+            float(res["init_std"]),
+            int(ctx.settings["n_null"]),
         )
         null = np.array([_upper(cosine_matrix(w)).mean() for w in draws])
     elif name == "shuffled_labels":
@@ -350,13 +360,17 @@ def _r_cos_key(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidenc
     name = _null_name(case)
     n = int(ctx.settings["n_null"])
     if name == "init":
-        draws = init_anchor_draws(int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n)
+        draws = init_anchor_draws(
+            null_seed(ctx) + 1, int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n
+        )
         null = np.array([r_cos(cosine_matrix(w), sig_cos[0]) for w in draws])
     elif name == "anchor_permutation":
         # permute the signature side; each seed's embedding is compared with its own dataset's signature
         per_seed = np.stack(
             [
-                mantel(cosine_matrix(res[we_key][i].astype(np.float64)), sc, n_perm=n, seed=777).null
+                mantel(
+                    cosine_matrix(res[we_key][i].astype(np.float64)), sc, n_perm=n, seed=null_seed(ctx)
+                ).null
                 for i, sc in zip(idx, sig_cos, strict=True)
             ]
         )
@@ -413,12 +427,12 @@ def _r_cos_unembedding(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) ->
     if name == "init":
         n_labels = int(valid[0].sum())
         draws = init_anchor_draws(
-            int(res["WU_label/final"].shape[-1]), float(res["init_std"]), n, rows=n_labels
+            null_seed(ctx) + 1, int(res["WU_label/final"].shape[-1]), float(res["init_std"]), n, rows=n_labels
         )
         null = np.array([r_cos(cosine_matrix(w), var_cos[0]) for w in draws])
     elif name == "label_permutation":
         per_seed = np.stack(
-            [mantel(w, v, n_perm=n, seed=777).null for w, v in zip(wu_cos, var_cos, strict=True)]
+            [mantel(w, v, n_perm=n, seed=null_seed(ctx)).null for w, v in zip(wu_cos, var_cos, strict=True)]
         )
         null = np.median(per_seed, axis=0)
     elif name == "shuffled_labels":
@@ -473,6 +487,7 @@ def _ring_margin(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evide
     if name == "init":
         n_labels = len(TaskSpec(task).label_domain)
         draws = init_anchor_draws(
+            null_seed(ctx) + 1,
             int(res["WU_label/final"].shape[-1]),
             float(res["init_std"]),
             int(ctx.settings["n_null"]),
@@ -555,7 +570,7 @@ def _grad_alignment(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Ev
     measured = per_step_arr[:, 0]  # at initialisation: where Corollary 1's small-weight expansion is made
     name = _null_name(case)
     if name == "random_direction":
-        rng = np.random.default_rng(4242)
+        rng = np.random.default_rng(null_seed(ctx) + 4)
         g0 = grads_seed[0]
         rand = rng.normal(size=(int(ctx.settings["n_null"]), g0.shape[0], g0.shape[1]))
         null = np.array([np.mean(np.diag(cosine_matrix(g0, r))) for r in rand])
@@ -733,15 +748,17 @@ def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         if name == "init":
             # the same model at init: its own init rows, plus fresh draws of the same iid init for a distribution
             w0 = res[f"{LM_PAIRS[matrix][0]}/init"]
-            rng = np.random.default_rng(99)
+            rng = np.random.default_rng(null_seed(ctx) + 2)
             draws = rng.normal(0.0, float(np.std(w0)), size=(min(n, 200), cw.shape[0], w0.shape[1]))
             null = np.array([r_cos(cosine_matrix(d), cs) for d in draws])
             details["r_cos_at_init"] = [r_cos(_lm_cos_pair(r, matrix, "init")[0], cs) for r in runs]
         elif name == "token_permutation":
             if metric == "r_cos_lm":
-                null = _permutation_null([p[0] for p in pairs], cs, n)
+                null = _permutation_null([p[0] for p in pairs], cs, n, null_seed(ctx))
             else:
-                null = _frequency_permutation_null(pairs, [_lm_counts(r, matrix) for r in runs], n)
+                null = _frequency_permutation_null(
+                    pairs, [_lm_counts(r, matrix) for r in runs], n, null_seed(ctx)
+                )
         else:
             raise KeyError(f"LM R_cos claims support nulls init/token_permutation, not {name!r}")
         details["n_tokens"] = int(cw.shape[0])
@@ -763,7 +780,7 @@ def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         if _null_name(case) != "init":
             raise KeyError("decile claims use the 'init' null")
         w0 = res["WE/init"]
-        rng = np.random.default_rng(98)
+        rng = np.random.default_rng(null_seed(ctx) + 3)
         draws = rng.normal(0.0, float(np.std(w0)), size=(min(n, 200), cw.shape[0], w0.shape[1]))
         null = np.array([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
         return Evidence(measured=[stat(c) for c in curves], null=null, details=details, preconditions=pre)
@@ -771,12 +788,12 @@ def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
 
 
 def _frequency_permutation_null(
-    pairs: list[tuple[np.ndarray, np.ndarray]], counts: list[np.ndarray], n_perm: int
+    pairs: list[tuple[np.ndarray, np.ndarray]], counts: list[np.ndarray], n_perm: int, seed: int
 ) -> np.ndarray:
     """Null of the frequency-controlled R_cos: tokens of the signature side relabelled by a random permutation
     (rows and columns together; the frequency covariates stay with the embedding side), median over seeds per
     permutation."""
-    rng = np.random.default_rng(777)
+    rng = np.random.default_rng(seed)
     out = np.empty(n_perm)
     for k in range(n_perm):
         perm = rng.permutation(pairs[0][1].shape[0])
@@ -802,7 +819,7 @@ def _pooled_asymmetry(case: ClaimCase, ctx: RunContext, arch: str) -> Evidence:
         curves[corpus] = np.round(curve, 3).tolist()
         per_corpus.append(stat(curve))
         w0 = res["WE/init"]
-        rng = np.random.default_rng(98)
+        rng = np.random.default_rng(null_seed(ctx) + 3)
         draws = rng.normal(0.0, float(np.std(w0)), size=(n, cw.shape[0], w0.shape[1]))
         null_draws.append([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
     if _null_name(case) != "init":
@@ -852,7 +869,7 @@ def pretrained_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         details["cos_sig_head"] = np.round(cs[:40, :40], 3).tolist()
         details["tokens_head"] = [str(t) for t in res["tokens"][:40]]
         return Evidence(
-            measured=[r_cos(cw, cs)], null=mantel(cw, cs, n_perm=n, seed=777).null, details=details
+            measured=[r_cos(cw, cs)], null=mantel(cw, cs, n_perm=n, seed=null_seed(ctx)).null, details=details
         )
     if case.claim.metric == "digit_r_order":
         values = np.arange(10, dtype=float)
@@ -864,6 +881,6 @@ def pretrained_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         ).tolist()
         details["r_order_phi_tilde"] = r_order(res["digits/phi_tilde"].astype(np.float64), values)
         details["digit_counts"] = res["digits/counts"].tolist()
-        null = mantel(cosine_matrix(we), dist, n_perm=n, seed=777).null
+        null = mantel(cosine_matrix(we), dist, n_perm=n, seed=null_seed(ctx)).null
         return Evidence(measured=[r_order(we, values)], null=null, details=details)
     raise KeyError(f"signature/pretrained has no metric {case.claim.metric!r}")

@@ -16,6 +16,7 @@ SETTINGS = {
         "seeds": [0, 1],
         "shuffled_seeds": [0, 1],
         "n_null": 50,  # init draws / permutations / random directions
+        "null_seed": 777,  # null draws / permutations (a seed: shifted by --seed-offset like the others)
         "cost_steps": 20,  # steps of the paper schedule timed for the cost extrapolation
         "lm": {"scale": "smoke", "corpora": ["synthetic_a", "synthetic_b"], "archs": ["qwen2", "llama"]},
         "lm_seeds": [0, 1, 2],
@@ -30,6 +31,7 @@ SETTINGS = {
         "seeds": [0, 1, 2],
         "shuffled_seeds": [0, 1, 2],
         "n_null": 1000,
+        "null_seed": 777,
         "cost_steps": 50,
         "lm": {"scale": "ci", "corpora": LM_CORPORA, "archs": ["qwen2", "llama"]},
         # LM seeds vary the init and the data order (contract v2: >= 3 runs for a non-single aggregate)
@@ -42,6 +44,7 @@ SETTINGS = {
         "seeds": list(range(20)),
         "shuffled_seeds": list(range(20)),
         "n_null": 2000,
+        "null_seed": 777,
         "cost_steps": 200,
         "lm": {"scale": "full", "corpora": LM_CORPORA, "archs": ["qwen2", "llama"]},
         "lm_seeds": [0, 1, 2],
