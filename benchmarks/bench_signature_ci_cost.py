@@ -6,8 +6,9 @@ batched together) and one ci LM run, then extrapolates to the whole ci profile:
     .venv/bin/python benchmarks/bench_signature_ci_cost.py --steps 100
 
 Measured 2026-11-29 on the shared 2-core box (one thread, nice): 0.136 s per step for 12 batched members, i.e.
-~11 ms per member-step -> 36 members x 5000 steps ~ 33 CPU-min; one ci LM ~18 s (9 s tokenizer + 8 s training),
-30 LMs (5 corpora x 2 archs x 3 seeds) ~ 9 CPU-min.
+10-11 ms per member-step of wall time at ~50% of a core (12 members x 5000 steps: 625 s wall, ~25-30 CPU-s per
+member, as the audit's 25 s) -> 36 members ~ 16-18 CPU-min; one ci LM 5 s alone (18 s wall while the toy probe
+ran), 30 LMs (5 corpora x 2 archs x 3 seeds) ~ 3-9 CPU-min.
 """
 
 from __future__ import annotations
