@@ -1,4 +1,4 @@
-"""Signature study: does the `fast` toy schedule reach the `paper` schedule's end state? And what do they cost?
+"""Signature study: does the old `fast` toy schedule (equal lr x steps) reach the `paper` end state? What cost?
 
 Trains the six true-label members of one seed at several learning rates with lr x steps fixed at the paper's 5.0
 (lr 1e-5 x 500k steps) and prints the end-state metrics the claims read (train accuracy, R_order, mean anchor

@@ -134,46 +134,76 @@ def test_full_phi_X_is_not_identical_because_of_self_membership():
 
 
 @pytest.fixture(scope="module")
-def printed() -> dict[str, dict[str, dict[str, float | bool]]]:
-    return {t: S.compare_printed(t) for t in TASKS}
+def printed() -> dict[str, dict[str, dict]]:
+    """Per task and block: the comparison under both countings and the paper-error flag (occurrence decides)."""
+    return {t: S.printed_findings(t) for t in TASKS}
 
 
-@pytest.mark.parametrize(
-    ("task", "block"),
-    [
-        ("f_add", "phi_X[keys]"),
-        ("f_tadd", "phi_y"),
-        ("f_tadd", "varphi[keys]"),
-        ("f_mod", "phi_y"),
-        ("f_mod", "phi_X[keys]"),
-    ],
-)
-def test_printed_forms_that_are_exact(printed, task, block):
-    assert printed[task][block]["equal"]
+# printed blocks that equal the enumeration exactly under occurrence counting (Prop. 1's convention)
+EXACT_UNDER_OCCURRENCE = [
+    ("f_add", "phi_y"),
+    ("f_add", "phi_X[keys]"),
+    ("f_tadd", "phi_y"),
+    ("f_tadd", "phi_X[keys]"),
+    ("f_tadd", "phi_Xy[keys]"),
+    ("f_tadd", "varphi[keys]"),
+    ("f_mod", "phi_y"),
+    ("f_mod", "phi_X[keys]"),
+]
 
 
-def test_printed_phi_y_of_f_add_assumes_a_uniform_partner_anchor(printed):
-    """P(y = nu | alpha in X) = P(A + Z = nu - alpha) treats the other anchor as U(A). Given alpha in X it is not:
-    a partner a != alpha has probability 2/19 and a = alpha 1/19. The printed form is close (cos > 0.9997) but not
-    equal, and not proportional."""
-    r = printed["f_add"]["phi_y"]
+@pytest.mark.parametrize(("task", "block"), EXACT_UNDER_OCCURRENCE)
+def test_printed_forms_that_are_exact_under_occurrence(printed, task, block):
+    r = printed[task][block]
+    assert r["occurrence"]["equal"] and r["occurrence"]["max_abs_diff"] < 1e-15
+    assert not r["paper_error"]
+
+
+def test_paper_errors_are_exactly_the_blocks_that_fail_under_occurrence(printed):
+    errors = {(t, b) for t in TASKS for b, r in printed[t].items() if r["paper_error"]}
+    every = {(t, b) for t in TASKS for b in printed[t]}
+    assert errors == every - set(EXACT_UNDER_OCCURRENCE)
+    # the errors that survive both conventions (not a counting artefact)
+    for t, b in errors:
+        assert not printed[t][b]["membership"]["equal"]
+
+
+@pytest.mark.parametrize(("task", "block"), [("f_add", "phi_y"), ("f_tadd", "phi_X[keys]")])
+def test_membership_counting_puts_a_uniform_partner_anchor_bias_on_exact_forms(printed, task, block):
+    """Under membership, [z, a, a] holds a once, so given alpha in X a partner a != alpha has weight 2/19 and
+    a = alpha 1/19: the printed form (one uniform partner, exact under occurrence) is close but not equal."""
+    r = printed[task][block]["membership"]
     assert not r["equal"] and not r["proportional"] and r["same_support"]
     assert r["min_row_cos"] > 0.9997
     assert r["max_abs_diff"] == pytest.approx(0.00118421, abs=1e-6)
-    # the same partner bias in f~add's phi^X
-    assert not printed["f_tadd"]["phi_X[keys]"]["equal"]
+
+
+def test_membership_and_occurrence_enumerations_differ_only_through_repeated_anchors():
+    mem = S.enumerate_exact("f_add", counting="membership")
+    occ = S.enumerate_exact("f_add", counting="occurrence")
+    A = list(ANCHORS)
+    assert not np.allclose(mem.phi_y[A], occ.phi_y[A])
+    np.testing.assert_allclose(occ.phi_y[A].sum(axis=1), 1.0)  # still a distribution over labels
+    # the key block of phi^X is unaffected: a sequence holds one key
+    keys = TaskSpec("f_add").key_domain
+    np.testing.assert_allclose(mem.phi_X[A][:, keys], occ.phi_X[A][:, keys])
+    with pytest.raises(ValueError, match="counting"):
+        S.enumerate_exact("f_add", counting="tokens")
 
 
 def test_printed_varphi_of_f_add_lacks_the_normalisation(printed):
-    """P(z in X | y = nu) = P(A + A = nu - z) omits the division by P(y = nu): proportional per row, not equal."""
-    r = printed["f_add"]["varphi[keys]"]
-    assert r["proportional"] and not r["equal"]
+    """P(z in X | y = nu) = P(A + A = nu - z) omits the division by P(y = nu): proportional per row, not equal,
+    under both conventions."""
+    for c in ("membership", "occurrence"):
+        r = printed["f_add"]["varphi[keys]"][c]
+        assert r["proportional"] and not r["equal"]
 
 
 def test_printed_phi_Xy_of_f_mod_has_a_sign_error_on_z(printed):
     """App. B.1 tests nu - min Z - (alpha - z mod |Z|) in A mod |Z|; with y = min Z + (z + a1 + a2 mod |Z|) the
     condition must use alpha + z. The printed support differs from the enumeration; with the sign fixed it agrees."""
-    assert not printed["f_mod"]["phi_Xy[keys]"]["same_support"]
+    assert not printed["f_mod"]["phi_Xy[keys]"]["occurrence"]["same_support"]
+    assert not printed["f_mod"]["phi_Xy[keys]"]["membership"]["same_support"]
     spec = TaskSpec("f_mod")
     ex = S.enumerate_exact("f_mod")
     nZ, zmin = len(spec.keys), min(spec.keys)
@@ -188,7 +218,7 @@ def test_printed_anchor_co_membership_ignores_the_partner_distribution(printed):
     """P(alpha' in X | alpha in X, y = nu) is printed as 1/|Z| (f~add, f_mod); the enumeration gives 2/19 for a
     partner alpha' != alpha (and 1 for alpha' = alpha itself)."""
     for t in ("f_tadd", "f_mod"):
-        assert not printed[t]["phi_Xy[anchors]"]["equal"]
+        assert printed[t]["phi_Xy[anchors]"]["paper_error"]
     ex = S.enumerate_exact("f_mod")
     nu = 120
     np.testing.assert_allclose(ex.phi_Xy[0, nu, list(ANCHORS[1:])], 2 / 19)
@@ -198,7 +228,8 @@ def test_printed_varphi_anchor_forms_of_f_tadd_and_f_mod_are_wrong(printed):
     """P(alpha in X | y = nu) is 19/100 in f~add and f_mod (anchors independent of the label); the printed
     P(A + Z = nu - alpha) / mod form gives other values and even zeros."""
     for t in ("f_tadd", "f_mod"):
-        assert not printed[t]["varphi[anchors]"]["same_support"] or not printed[t]["varphi[anchors]"]["equal"]
+        assert printed[t]["varphi[anchors]"]["paper_error"]
+        assert not printed[t]["varphi[anchors]"]["membership"]["equal"]
     ex = S.enumerate_exact("f_tadd")
     np.testing.assert_allclose(ex.varphi_X[120, list(ANCHORS)], 0.19)
 

@@ -82,7 +82,12 @@ def dataset_signatures(task: str, n_samples: int, data_seed: int) -> dict[str, A
     return signatures.task_signatures(X, y, task)
 
 
-def init_anchor_draws(d: int, std: float, n: int, rows: int = N_ANCHORS, seed: int = 12345) -> np.ndarray:
+def null_seed(ctx: RunContext) -> int:
+    """Seed of the null draws and permutations (profile setting ``null_seed``; nulls use fixed offsets of it)."""
+    return int(ctx.settings["null_seed"])
+
+
+def init_anchor_draws(seed: int, d: int, std: float, n: int, rows: int = N_ANCHORS) -> np.ndarray:
     """``n`` fresh draws of ``rows`` x d weights from the models' init distribution (the ``init`` null)."""
     rng = np.random.default_rng(seed)
     return rng.normal(0.0, std, size=(n, rows, d))
@@ -112,9 +117,11 @@ def toy_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     handlers = {
         "train_accuracy": _accuracy,
         "r_order_final": _r_order_final,
+        "r_order_early": _r_order_final,
         "mean_anchor_cos_final": _mean_anchor_cos,
         "order_time_ratio": _order_time_ratio,
         "r_cos_key_signature": _r_cos_key,
+        "r_cos_key_signature_early": _r_cos_key,
         "r_cos_unembedding": _r_cos_unembedding,
         "ring_margin": _ring_margin,
         "grad_alignment": _grad_alignment,
@@ -126,6 +133,16 @@ def toy_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
 
 def _null_name(case: ClaimCase) -> str:
     return case.claim.null.name if case.claim.null is not None else "none"
+
+
+def learning_preconditions(res: dict[str, Any], idx: np.ndarray, task: str) -> dict[str, float]:
+    """Validity preconditions of a trained-model claim (contract v2 ``requires``): the worst final training
+    accuracy over the judged seeds of the member, and of the FFN on the same task (the geometry a claim reads is
+    the paper's mechanism only on a model that fitted its task; P1-linfail's control needs the FFN to have fitted)."""
+    return {
+        "train_accuracy_min": float(np.min(res["acc_final"][idx])),
+        "ffn_same_task_accuracy_min": float(np.min(res["acc_final"][select(res, task, "ffn")])),
+    }
 
 
 def _curve_details(res: dict[str, Any], idx: np.ndarray, key: str = "r_order") -> dict[str, Any]:
@@ -169,22 +186,44 @@ def _accuracy(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidence
         },
         "init_std": float(res["init_std"]),
     }
-    return Evidence(measured=measured, null=null, details=details)
+    return Evidence(
+        measured=measured, null=null, details=details, preconditions=learning_preconditions(res, idx, task)
+    )
 
 
-def _permutation_null(mats: list[np.ndarray], target: np.ndarray, n_perm: int) -> np.ndarray:
+def _permutation_null(mats: list[np.ndarray], target: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
     """Mantel null of the median-over-seeds statistic: the same permutation sequence for every seed's matrix, then
     the median across seeds per permutation (so the null describes the aggregate the claim tests)."""
-    per_seed = np.stack([mantel(m, target, n_perm=n_perm, seed=777).null for m in mats])
+    per_seed = np.stack([mantel(m, target, n_perm=n_perm, seed=seed).null for m in mats])
     return np.median(per_seed, axis=0)
+
+
+def snapshot_column(res: dict[str, Any], when: str) -> int:
+    """Checkpoint column of ``when``: "end" (last) or "early" (the epoch-120-of-1000 snapshot)."""
+    if when == "end":
+        return -1
+    if when == "early":
+        return int(np.nonzero(res["steps"] == int(res["snapshot_step"]))[0][0])
+    raise ValueError(f"when must be 'end' or 'early', not {when!r}")
+
+
+def _when(case: ClaimCase) -> str:
+    """Metrics ending in ``_early`` read the epoch-120-of-1000 snapshot, all others the end of training."""
+    return "early" if case.claim.metric.endswith("_early") else "end"
 
 
 def _r_order_final(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidence:
     arch, task = parse_member(case)
     idx = select(res, task, arch)
-    measured = res["r_order"][idx, -1]
-    null = _order_null(case, ctx, res, task, arch, idx)
+    when = _when(case)
+    col = snapshot_column(res, when)
+    measured = res["r_order"][idx, col]
+    null = _order_null(case, ctx, res, task, arch, idx, col)
     details = _curve_details(res, idx)
+    details["when"] = when
+    details["r_order_end"] = res["r_order"][idx, -1].tolist()
+    details["r_order_early"] = res["r_order"][idx, snapshot_column(res, "early")].tolist()
+    details["snapshot_step"] = int(res["snapshot_step"])
     details["anchor_cos_seed0"] = {
         "steps": res["steps"].tolist(),
         "final": np.round(res["anchor_cos"][idx[0], -1], 4).tolist(),
@@ -193,24 +232,35 @@ def _r_order_final(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evi
     shuf = select(res, task, arch, "shuffled")
     if shuf.size:
         details["r_order_shuffled_final"] = res["r_order"][shuf, -1].tolist()
-    return Evidence(measured=measured, null=null, details=details)
+    return Evidence(
+        measured=measured, null=null, details=details, preconditions=learning_preconditions(res, idx, task)
+    )
 
 
 def _order_null(
-    case: ClaimCase, ctx: RunContext, res: dict[str, Any], task: str, arch: str, idx: np.ndarray
+    case: ClaimCase,
+    ctx: RunContext,
+    res: dict[str, Any],
+    task: str,
+    arch: str,
+    idx: np.ndarray,
+    col: int = -1,
 ) -> np.ndarray:
     name = _null_name(case)
     anchors = np.asarray(ANCHORS, dtype=float)
     n = int(ctx.settings["n_null"])
     if name == "init":
-        draws = init_anchor_draws(int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n)
+        draws = init_anchor_draws(
+            null_seed(ctx) + 1, int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n
+        )
         return np.array([r_order(w, anchors) for w in draws])
     if name == "anchor_permutation":
         dist = np.abs(anchors[:, None] - anchors[None, :])
-        mats = [cosine_matrix(res["WE_anchor/final"][i].astype(np.float64)) for i in idx]
-        return _permutation_null(mats, dist, n)
+        key = "WE_anchor/final" if col == -1 else "WE_anchor/early"
+        mats = [cosine_matrix(res[key][i].astype(np.float64)) for i in idx]
+        return _permutation_null(mats, dist, n, null_seed(ctx))
     if name == "shuffled_labels":
-        return res["r_order"][select(res, task, arch, "shuffled"), -1]
+        return res["r_order"][select(res, task, arch, "shuffled"), col]
     raise KeyError(f"R_order claims support nulls init/anchor_permutation/shuffled_labels, not {name!r}")
 
 
@@ -218,15 +268,36 @@ def _mean_anchor_cos(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> E
     arch, task = parse_member(case)
     idx = select(res, task, arch)
     measured = res["mean_anchor_cos"][idx, -1]
-    if _null_name(case) != "init":
-        raise KeyError("mean anchor cosine claims use the 'init' null")
-    draws = init_anchor_draws(
-        int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), int(ctx.settings["n_null"])
-    )
-    null = np.array([_upper(cosine_matrix(w)).mean() for w in draws])
+    name = _null_name(case)
+    if name == "init":
+        draws = init_anchor_draws(
+            null_seed(ctx) + 1,
+            int(res["WE_anchor/final"].shape[-1]),
+            float(res["init_std"]),
+            int(ctx.settings["n_null"]),
+        )
+        null = np.array([_upper(cosine_matrix(w)).mean() for w in draws])
+    elif name == "shuffled_labels":
+        # peak alignment is generic (shuffled-label models align too, then relax): the persistent end state must
+        # beat the same architecture trained on the same inputs with shuffled labels
+        null = res["mean_anchor_cos"][select(res, task, arch, "shuffled"), -1]
+    elif name == "additive_tasks":
+        # the same architecture on f_add and f~add, whose anchors spread out into an order instead
+        null = np.concatenate([res["mean_anchor_cos"][select(res, t, arch), -1] for t in ("f_add", "f_tadd")])
+    else:
+        raise KeyError(
+            f"mean anchor cosine claims support nulls init/shuffled_labels/additive_tasks, not {name!r}"
+        )
     details = _curve_details(res, idx, "mean_anchor_cos")
     details["anchor_cos_seed0_final"] = np.round(res["anchor_cos"][idx[0], -1], 4).tolist()
-    return Evidence(measured=measured, null=null, details=details)
+    shuf = select(res, task, arch, "shuffled")
+    details["peak"] = res["mean_anchor_cos"][idx].max(axis=1).tolist()
+    details["shuffled_peak"] = res["mean_anchor_cos"][shuf].max(axis=1).tolist()
+    details["shuffled_final"] = res["mean_anchor_cos"][shuf, -1].tolist()
+    details["shuffled_curves"] = np.round(res["mean_anchor_cos"][shuf], 4).tolist()
+    return Evidence(
+        measured=measured, null=null, details=details, preconditions=learning_preconditions(res, idx, task)
+    )
 
 
 def first_crossing(steps: np.ndarray, curve: np.ndarray, threshold: float) -> float:
@@ -262,31 +333,43 @@ def _order_time_ratio(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> 
         "r_order_f_add": np.round(res["r_order"][select(res, "f_add", arch)], 4).tolist(),
         "r_order_f_tadd": np.round(res["r_order"][select(res, "f_tadd", arch)], 4).tolist(),
     }
-    return Evidence(measured=t_tadd / np.maximum(t_add, 1.0), null=None, details=details, notes=notes)
+    pre = learning_preconditions(res, select(res, "f_add", arch), "f_add")
+    pre_t = learning_preconditions(res, select(res, "f_tadd", arch), "f_tadd")
+    pre["train_accuracy_min"] = min(pre["train_accuracy_min"], pre_t["train_accuracy_min"])
+    return Evidence(
+        measured=t_tadd / np.maximum(t_add, 1.0), null=None, details=details, notes=notes, preconditions=pre
+    )
 
 
 def _r_cos_key(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidence:
     arch, task = parse_member(case)
     idx = select(res, task, arch)
     n_samples = int(res["__meta__"]["config"]["n_samples"])
+    when = _when(case)
+    we_key = "WE_anchor/final" if when == "end" else "WE_anchor/early"
     sig_cos = []
     measured = []
+    other = []  # the other reading time, reported beside
     for i in idx:
         sig = member_signatures(res, int(i), n_samples)
         sc = cosine_matrix(sig[sig["key"]])
         sig_cos.append(sc)
-        measured.append(r_cos(cosine_matrix(res["WE_anchor/final"][i].astype(np.float64)), sc))
+        measured.append(r_cos(cosine_matrix(res[we_key][i].astype(np.float64)), sc))
+        other_key = "WE_anchor/early" if when == "end" else "WE_anchor/final"
+        other.append(r_cos(cosine_matrix(res[other_key][i].astype(np.float64)), sc))
     name = _null_name(case)
     n = int(ctx.settings["n_null"])
     if name == "init":
-        draws = init_anchor_draws(int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n)
+        draws = init_anchor_draws(
+            null_seed(ctx) + 1, int(res["WE_anchor/final"].shape[-1]), float(res["init_std"]), n
+        )
         null = np.array([r_cos(cosine_matrix(w), sig_cos[0]) for w in draws])
     elif name == "anchor_permutation":
         # permute the signature side; each seed's embedding is compared with its own dataset's signature
         per_seed = np.stack(
             [
                 mantel(
-                    cosine_matrix(res["WE_anchor/final"][i].astype(np.float64)), sc, n_perm=n, seed=777
+                    cosine_matrix(res[we_key][i].astype(np.float64)), sc, n_perm=n, seed=null_seed(ctx)
                 ).null
                 for i, sc in zip(idx, sig_cos, strict=True)
             ]
@@ -296,7 +379,7 @@ def _r_cos_key(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidenc
         shuf = select(res, task, arch, "shuffled")
         null = np.array(
             [
-                r_cos(cosine_matrix(res["WE_anchor/final"][j].astype(np.float64)), sig_cos[k % len(sig_cos)])
+                r_cos(cosine_matrix(res[we_key][j].astype(np.float64)), sig_cos[k % len(sig_cos)])
                 for k, j in enumerate(shuf)
             ]
         )
@@ -308,8 +391,16 @@ def _r_cos_key(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidenc
         "embedding_cos_seed0": np.round(
             cosine_matrix(res["WE_anchor/final"][idx[0]].astype(np.float64)), 4
         ).tolist(),
+        "when": when,
+        "snapshot_step": int(res["snapshot_step"]),
+        f"r_cos_{'early' if when == 'end' else 'end'}": other,
     }
-    return Evidence(measured=np.asarray(measured), null=null, details=details)
+    return Evidence(
+        measured=np.asarray(measured),
+        null=null,
+        details=details,
+        preconditions=learning_preconditions(res, idx, task),
+    )
 
 
 def _label_rows(task: str) -> np.ndarray:
@@ -336,22 +427,43 @@ def _r_cos_unembedding(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) ->
     if name == "init":
         n_labels = int(valid[0].sum())
         draws = init_anchor_draws(
-            int(res["WU_label/final"].shape[-1]), float(res["init_std"]), n, rows=n_labels
+            null_seed(ctx) + 1, int(res["WU_label/final"].shape[-1]), float(res["init_std"]), n, rows=n_labels
         )
         null = np.array([r_cos(cosine_matrix(w), var_cos[0]) for w in draws])
     elif name == "label_permutation":
         per_seed = np.stack(
-            [mantel(w, v, n_perm=n, seed=777).null for w, v in zip(wu_cos, var_cos, strict=True)]
+            [mantel(w, v, n_perm=n, seed=null_seed(ctx)).null for w, v in zip(wu_cos, var_cos, strict=True)]
         )
         null = np.median(per_seed, axis=0)
+    elif name == "shuffled_labels":
+        null = _shuffled_unembedding_r_cos(res, task, arch, var_cos, valid)
     else:
-        raise KeyError(f"unembedding claims support nulls init/label_permutation, not {name!r}")
+        raise KeyError(
+            f"unembedding claims support nulls init/label_permutation/shuffled_labels, not {name!r}"
+        )
     details = {
         "labels": TaskSpec(task).label_domain.tolist(),
         "unembedding_cos_seed0": np.round(wu_cos[0], 3).tolist(),
         "varphi_cos_seed0": np.round(var_cos[0], 3).tolist(),
+        # label frequency is the alternative explanation (shuffled labels keep each label's frequency)
+        "shuffled_labels_r_cos": _shuffled_unembedding_r_cos(res, task, arch, var_cos, valid).tolist(),
     }
-    return Evidence(measured=measured, null=null, details=details)
+    return Evidence(
+        measured=measured, null=null, details=details, preconditions=learning_preconditions(res, idx, task)
+    )
+
+
+def _shuffled_unembedding_r_cos(
+    res: dict[str, Any], task: str, arch: str, var_cos: list[np.ndarray], valid: list[np.ndarray]
+) -> np.ndarray:
+    """R_cos of shuffled-label models' cos(W^U) with the true data's cos(varphi^X) (seed k against seed k's
+    signature). Shuffling keeps every label's frequency and the input marginals, so what survives is frequency."""
+    shuf = select(res, task, arch, "shuffled")
+    out = []
+    for k, j in enumerate(shuf):
+        ok = valid[k % len(valid)]
+        out.append(r_cos(_unembedding_cos(res, int(j), task)[np.ix_(ok, ok)], var_cos[k % len(var_cos)]))
+    return np.asarray(out)
 
 
 def ring_margin(cos_wu: np.ndarray) -> float:
@@ -368,18 +480,31 @@ def _ring_margin(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evide
     arch, task = parse_member(case)
     idx = select(res, task, arch)
     measured = np.array([ring_margin(_unembedding_cos(res, int(i), task)) for i in idx])
-    if _null_name(case) != "init":
-        raise KeyError("ring claims use the 'init' null")
-    n_labels = len(TaskSpec(task).label_domain)
-    draws = init_anchor_draws(
-        int(res["WU_label/final"].shape[-1]),
-        float(res["init_std"]),
-        int(ctx.settings["n_null"]),
-        rows=n_labels,
+    shuf_null = np.array(
+        [ring_margin(_unembedding_cos(res, int(j), task)) for j in select(res, task, arch, "shuffled")]
     )
-    null = np.array([ring_margin(cosine_matrix(w)) for w in draws])
-    details = {"unembedding_cos_seed0": np.round(_unembedding_cos(res, int(idx[0]), task), 3).tolist()}
-    return Evidence(measured=measured, null=null, details=details)
+    name = _null_name(case)
+    if name == "init":
+        n_labels = len(TaskSpec(task).label_domain)
+        draws = init_anchor_draws(
+            null_seed(ctx) + 1,
+            int(res["WU_label/final"].shape[-1]),
+            float(res["init_std"]),
+            int(ctx.settings["n_null"]),
+            rows=n_labels,
+        )
+        null = np.array([ring_margin(cosine_matrix(w)) for w in draws])
+    elif name == "shuffled_labels":
+        null = shuf_null
+    else:
+        raise KeyError(f"ring claims support nulls init/shuffled_labels, not {name!r}")
+    details = {
+        "unembedding_cos_seed0": np.round(_unembedding_cos(res, int(idx[0]), task), 3).tolist(),
+        "shuffled_labels_ring_margin": shuf_null.tolist(),
+    }
+    return Evidence(
+        measured=measured, null=null, details=details, preconditions=learning_preconditions(res, idx, task)
+    )
 
 
 def corollary1_prediction(
@@ -407,6 +532,9 @@ def _grad_alignment(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Ev
     wrong_anchor: list[float] = []
     other_cos: list[float] = []
     grads_seed = []
+    adam_disp: list[
+        list[float]
+    ] = []  # [seed][grad step > 0]: AdamW's actual displacement vs the init prediction
     for i in idx:
         sig = member_signatures(res, int(i), n_samples)
         g_pos = grad_members.index(int(i))
@@ -423,6 +551,7 @@ def _grad_alignment(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Ev
             )
             row.append(float(np.mean(np.diag(cosine_matrix(g, pred)))))
             if k == 0:
+                pred0 = pred
                 grads_seed.append(g)
                 lead = (
                     sig["phi_y"][:, label_rows + int(train.LABEL_ROWS[0])]
@@ -433,11 +562,15 @@ def _grad_alignment(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Ev
                 wrong_anchor.append(float(c[~np.eye(len(c), dtype=bool)].mean()))
                 other_cos.extend(c[~np.eye(len(c), dtype=bool)].tolist())
         per_step.append(row)
+        w = res["grad/WE_anchor_weights"][:, i].astype(np.float64)  # [n_grad, |A|, d]
+        adam_disp.append(
+            [float(np.mean(np.diag(cosine_matrix(w[k] - w[0], pred0)))) for k in range(1, len(w))]
+        )
     per_step_arr = np.asarray(per_step)
     measured = per_step_arr[:, 0]  # at initialisation: where Corollary 1's small-weight expansion is made
     name = _null_name(case)
     if name == "random_direction":
-        rng = np.random.default_rng(4242)
+        rng = np.random.default_rng(null_seed(ctx) + 4)
         g0 = grads_seed[0]
         rand = rng.normal(size=(int(ctx.settings["n_null"]), g0.shape[0], g0.shape[1]))
         null = np.array([np.mean(np.diag(cosine_matrix(g0, r))) for r in rand])
@@ -451,6 +584,11 @@ def _grad_alignment(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Ev
         "alignment_per_step": np.round(per_step_arr, 4).tolist(),
         "alignment_leading_term_only": lead_only,
         "alignment_with_other_anchors_prediction": wrong_anchor,
+        # plain gradient descent's first update IS -lr x the measured gradient: its alignment is `measured`
+        "gd_first_step_alignment": measured.tolist(),
+        # what the optimizer actually did: AdamW's displacement W^E(t) - W^E(0) at the later gradient points
+        "adamw_displacement_alignment": np.round(np.asarray(adam_disp), 4).tolist(),
+        "adamw_displacement_steps": res["grad/steps"][1:].tolist(),
     }
     return Evidence(measured=measured, null=null, details=details)
 
@@ -475,7 +613,7 @@ def signature_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     metric = case.claim.metric
     exact = exact_task_signatures(task)
     details: dict[str, Any] = {
-        "printed_vs_enumeration": signatures.compare_printed(task),
+        "printed_vs_enumeration": signatures.printed_findings(task),
         "key_signature": signatures.KEY_SIGNATURE[task],
         "r_order_key_signature": r_order(exact[signatures.KEY_SIGNATURE[task]], np.asarray(ANCHORS, float)),
         "cos_key_signature": np.round(cosine_matrix(exact[signatures.KEY_SIGNATURE[task]]), 5).tolist(),
@@ -516,7 +654,8 @@ def signature_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
 LM_PAIRS = {"embedding": ("WE", "phi_next"), "unembedding": ("WU", "varphi_pre")}
 
 
-def lm_run(ctx: RunContext, corpus: str, arch: str) -> dict[str, Any]:
+def lm_runs(ctx: RunContext, corpus: str, arch: str) -> list[dict[str, Any]]:
+    """One LM per seed of ``lm_seeds`` (a seed sets the init and the data order; corpus and tokenizer are fixed)."""
     from . import lm
 
     s = ctx.settings["lm"]
@@ -525,7 +664,31 @@ def lm_run(ctx: RunContext, corpus: str, arch: str) -> dict[str, Any]:
             f"corpus {corpus!r} is not part of the {ctx.profile} profile's LM corpora {s['corpora']}"
         )
     cfg = lm.lm_config(s["scale"], corpus, arch, device=ctx.device)
-    return ctx.run("lm", cfg, 0, lm.train_lm)
+    return [ctx.run("lm", cfg, int(seed), lm.train_lm) for seed in ctx.settings["lm_seeds"]]
+
+
+def partial_r_cos_given_frequency(cos_w: np.ndarray, cos_s: np.ndarray, counts: np.ndarray) -> float:
+    """Pearson correlation of the upper triangles of ``cos_w`` and ``cos_s`` after regressing both on the pair's
+    log token frequencies (intercept, log f_i + log f_j, |log f_i - log f_j|): the alignment frequency cannot explain.
+    Frequent tokens share contexts and are pushed alike by the softmax, so raw R_cos can be a frequency effect."""
+    if np.any(counts <= 0):
+        raise ValueError("token counts must be positive (a top-C token occurs in the corpus)")
+    lf = np.log(np.asarray(counts, dtype=np.float64))
+    iu = np.triu_indices(cos_w.shape[0], k=1)
+    z = np.column_stack([np.ones(iu[0].size), lf[iu[0]] + lf[iu[1]], np.abs(lf[iu[0]] - lf[iu[1]])])
+    res = []
+    for m in (cos_w, cos_s):
+        v = m[iu]
+        beta, *_ = np.linalg.lstsq(z, v, rcond=None)
+        res.append(v - z @ beta)
+    a, b = res
+    return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
+
+
+def _lm_counts(res: dict[str, Any], matrix: str) -> np.ndarray:
+    s_key = LM_PAIRS[matrix][1]
+    ok = res[s_key].astype(np.float64).sum(axis=1) > 0
+    return np.asarray(res["token_counts"], dtype=np.float64)[ok]
 
 
 def _lm_cos_pair(res: dict[str, Any], matrix: str, which: str = "final") -> tuple[np.ndarray, np.ndarray]:
@@ -550,59 +713,96 @@ def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     if case.claim.metric == "decile_asymmetry_pooled":
         return _pooled_asymmetry(case, ctx, arch)
     corpus = _corpus_param(case, ctx)
-    res = lm_run(ctx, corpus, arch)
+    runs = lm_runs(ctx, corpus, arch)
     metric = case.claim.metric
     n = int(ctx.settings["n_null"])
+    res = runs[0]
     details: dict[str, Any] = {
         "corpus": corpus,
         "arch": arch,
+        "seeds": [int(r["data_seed"]) for r in runs],
         "corpus_bytes": int(res["corpus_bytes"]),
         "corpus_tokens": int(res["corpus_tokens"]),
         "vocab_size": int(res["vocab_size"]),
         "steps": int(res["steps"]),
         "tokens_seen": int(res["tokens_seen"]),
-        "train_seconds": round(float(res["train_seconds"]), 1),
+        "train_seconds": [round(float(r["train_seconds"]), 1) for r in runs],
         "n_params": int(res["n_params"]),
-        "loss_first_last": [float(res["loss"][:10].mean()), float(res["loss"][-10:].mean())],
+        "loss_first_last": [[float(r["loss"][:10].mean()), float(r["loss"][-10:].mean())] for r in runs],
     }
-    if metric == "r_cos_lm":
+    # a model that did not lower its loss has no trained geometry to read
+    pre = {"loss_drop_min": float(min(r["loss"][:10].mean() - r["loss"][-10:].mean() for r in runs))}
+    if metric in ("r_cos_lm", "partial_r_cos_lm"):
         matrix = str(case.params["matrix"])
-        cw, cs = _lm_cos_pair(res, matrix)
-        measured = [r_cos(cw, cs)]
+        pairs = [_lm_cos_pair(r, matrix) for r in runs]
+        raw = [r_cos(cw, cs) for cw, cs in pairs]
+        partial = [
+            partial_r_cos_given_frequency(cw, cs, _lm_counts(r, matrix))
+            for (cw, cs), r in zip(pairs, runs, strict=True)
+        ]
+        details["r_cos_per_seed"] = raw
+        details["partial_r_cos_given_log_freq"] = partial
+        measured = raw if metric == "r_cos_lm" else partial
         name = _null_name(case)
+        cw, cs = pairs[0]
         if name == "init":
             # the same model at init: its own init rows, plus fresh draws of the same iid init for a distribution
-            cw0, _ = _lm_cos_pair(res, matrix, "init")
             w0 = res[f"{LM_PAIRS[matrix][0]}/init"]
-            rng = np.random.default_rng(99)
+            rng = np.random.default_rng(null_seed(ctx) + 2)
             draws = rng.normal(0.0, float(np.std(w0)), size=(min(n, 200), cw.shape[0], w0.shape[1]))
             null = np.array([r_cos(cosine_matrix(d), cs) for d in draws])
-            details["r_cos_at_init"] = r_cos(cw0, cs)
+            details["r_cos_at_init"] = [r_cos(_lm_cos_pair(r, matrix, "init")[0], cs) for r in runs]
         elif name == "token_permutation":
-            null = mantel(cw, cs, n_perm=n, seed=777).null
+            if metric == "r_cos_lm":
+                null = _permutation_null([p[0] for p in pairs], cs, n, null_seed(ctx))
+            else:
+                null = _frequency_permutation_null(
+                    pairs, [_lm_counts(r, matrix) for r in runs], n, null_seed(ctx)
+                )
         else:
             raise KeyError(f"LM R_cos claims support nulls init/token_permutation, not {name!r}")
         details["n_tokens"] = int(cw.shape[0])
         details["cos_w_head"] = np.round(cw[:30, :30], 3).tolist()
         details["cos_sig_head"] = np.round(cs[:30, :30], 3).tolist()
         details["tokens_head"] = [str(t) for t in res["tokens"][:30]]
-        return Evidence(measured=measured, null=null, details=details)
+        return Evidence(measured=measured, null=null, details=details, preconditions=pre)
     if metric in ("decile_spread", "decile_asymmetry"):
-        cw, cs = _lm_cos_pair(res, "embedding")
-        curve = percentile_bin_alignment(cw, cs, n_bins=10)
+        stat = _decile_stat(metric)
+        curves = []
+        for r in runs:
+            cw, cs = _lm_cos_pair(r, "embedding")
+            curves.append(percentile_bin_alignment(cw, cs, n_bins=10))
         cw0, _ = _lm_cos_pair(res, "embedding", "init")
         curve0 = percentile_bin_alignment(cw0, cs, n_bins=10)
-        stat = _decile_stat(metric)
-        details["decile_curve"] = np.round(curve, 3).tolist()
+        details["decile_curve"] = np.round(curves[0], 3).tolist()
+        details["decile_curves"] = np.round(np.asarray(curves), 3).tolist()
         details["decile_curve_init"] = np.round(curve0, 3).tolist()
         if _null_name(case) != "init":
             raise KeyError("decile claims use the 'init' null")
         w0 = res["WE/init"]
-        rng = np.random.default_rng(98)
+        rng = np.random.default_rng(null_seed(ctx) + 3)
         draws = rng.normal(0.0, float(np.std(w0)), size=(min(n, 200), cw.shape[0], w0.shape[1]))
         null = np.array([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
-        return Evidence(measured=[stat(curve)], null=null, details=details)
+        return Evidence(measured=[stat(c) for c in curves], null=null, details=details, preconditions=pre)
     raise KeyError(f"signature/lm has no metric {metric!r}")
+
+
+def _frequency_permutation_null(
+    pairs: list[tuple[np.ndarray, np.ndarray]], counts: list[np.ndarray], n_perm: int, seed: int
+) -> np.ndarray:
+    """Null of the frequency-controlled R_cos: tokens of the signature side relabelled by a random permutation
+    (rows and columns together; the frequency covariates stay with the embedding side), median over seeds per
+    permutation."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(n_perm)
+    for k in range(n_perm):
+        perm = rng.permutation(pairs[0][1].shape[0])
+        vals = [
+            partial_r_cos_given_frequency(cw, cs[np.ix_(perm, perm)], c)
+            for (cw, cs), c in zip(pairs, counts, strict=True)
+        ]
+        out[k] = np.median(vals)
+    return out
 
 
 def _pooled_asymmetry(case: ClaimCase, ctx: RunContext, arch: str) -> Evidence:
@@ -613,13 +813,13 @@ def _pooled_asymmetry(case: ClaimCase, ctx: RunContext, arch: str) -> Evidence:
     n = min(int(ctx.settings["n_null"]), 200)
     per_corpus, null_draws, curves = [], [], {}
     for corpus in ctx.settings["lm"]["corpora"]:
-        res = lm_run(ctx, corpus, arch)
+        res = lm_runs(ctx, corpus, arch)[0]
         cw, cs = _lm_cos_pair(res, "embedding")
         curve = percentile_bin_alignment(cw, cs, n_bins=10)
         curves[corpus] = np.round(curve, 3).tolist()
         per_corpus.append(stat(curve))
         w0 = res["WE/init"]
-        rng = np.random.default_rng(98)
+        rng = np.random.default_rng(null_seed(ctx) + 3)
         draws = rng.normal(0.0, float(np.std(w0)), size=(n, cw.shape[0], w0.shape[1]))
         null_draws.append([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
     if _null_name(case) != "init":
@@ -669,7 +869,7 @@ def pretrained_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         details["cos_sig_head"] = np.round(cs[:40, :40], 3).tolist()
         details["tokens_head"] = [str(t) for t in res["tokens"][:40]]
         return Evidence(
-            measured=[r_cos(cw, cs)], null=mantel(cw, cs, n_perm=n, seed=777).null, details=details
+            measured=[r_cos(cw, cs)], null=mantel(cw, cs, n_perm=n, seed=null_seed(ctx)).null, details=details
         )
     if case.claim.metric == "digit_r_order":
         values = np.arange(10, dtype=float)
@@ -681,6 +881,6 @@ def pretrained_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         ).tolist()
         details["r_order_phi_tilde"] = r_order(res["digits/phi_tilde"].astype(np.float64), values)
         details["digit_counts"] = res["digits/counts"].tolist()
-        null = mantel(cosine_matrix(we), dist, n_perm=n, seed=777).null
+        null = mantel(cosine_matrix(we), dist, n_perm=n, seed=null_seed(ctx)).null
         return Evidence(measured=[r_order(we, values)], null=null, details=details)
     raise KeyError(f"signature/pretrained has no metric {case.claim.metric!r}")

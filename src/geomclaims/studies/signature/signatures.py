@@ -13,7 +13,11 @@ Three independent routes, deliberately kept apart so they can check each other:
 
 Conventions (pinned; the paper does not state them):
 
-* "x in X" is *membership* (Prop. 1 counts sequences that contain x), so a sequence [z, a, a] contains ``a`` once.
+* "x in X" is *membership* by default, so a sequence [z, a, a] contains ``a`` once. This is what the experiments'
+  empirical signatures use. The exact enumeration also offers *occurrence* counting (``counting="occurrence"``):
+  every occurrence counts, so [z, a, a] weighs ``a`` twice, both as the condition and as the target. That is the
+  convention Prop. 1 implies, since the gradient of the loss w.r.t. W^E_a sums over the positions holding a. App.
+  B.1's printed forms are judged under occurrence counting, with membership shown beside (:func:`compare_printed`).
 * A signature row whose condition has probability zero (a token that never occurs) is all zeros.
 * Membership signatures (phi^X, phi^{X|y}, varphi^X) are vectors of probabilities, not distributions: a row sums
   to the expected number of distinct tokens in X. Restricted to the *key block* (columns z in the key domain) a row
@@ -29,6 +33,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -180,7 +185,10 @@ KEY_SIGNATURE = {"f_add": "phi_y", "f_tadd": "phi_X", "f_mod": "phi_Xy"}
 # --------------------------------------------------------------------------------------------------------------
 
 
-def enumerate_exact(task: str, vocab_size: int = VOCAB_SIZE) -> Signatures:
+COUNTINGS = ("membership", "occurrence")
+
+
+def enumerate_exact(task: str, vocab_size: int = VOCAB_SIZE, counting: str = "membership") -> Signatures:
     """Exact signatures of ``task`` by looping over every support point and applying the Sec. 4 definitions.
 
     Independent of :func:`empirical`: builds joint probabilities P(x in X, ...) in dictionaries and divides.
@@ -196,13 +204,22 @@ def enumerate_exact(task: str, vocab_size: int = VOCAB_SIZE) -> Signatures:
             z = k
             y = int(spec.label(np.asarray(z), np.asarray(a1), np.asarray(a2)))
         support.append(((z, a1, a2), y, p))
-    return exact_from_support(support, vocab_size, rows=A)
+    return exact_from_support(support, vocab_size, rows=A, counting=counting)
 
 
 def exact_from_support(
-    support: Sequence[tuple[tuple[int, ...], int, float]], vocab_size: int, rows: Sequence[int] = ()
+    support: Sequence[tuple[tuple[int, ...], int, float]],
+    vocab_size: int,
+    rows: Sequence[int] = (),
+    counting: str = "membership",
 ) -> Signatures:
-    """Signatures of a distribution given as ``(sequence, label, probability)`` support points (plain loops)."""
+    """Signatures of a distribution given as ``(sequence, label, probability)`` support points (plain loops).
+
+    ``counting="membership"``: a token in a sequence counts once; ``"occurrence"``: it counts as often as it occurs
+    (condition and target alike), so probabilities become expected counts, e.g. phi^X[x, x'] = E[c_x c_x'] / E[c_x].
+    """
+    if counting not in COUNTINGS:
+        raise ValueError(f"counting must be one of {COUNTINGS}, not {counting!r}")
     p_in: dict[int, float] = defaultdict(float)
     p_y: dict[int, float] = defaultdict(float)
     p_in_y: dict[tuple[int, int], float] = defaultdict(float)
@@ -210,15 +227,15 @@ def exact_from_support(
     p_in_in_y: dict[tuple[int, int, int], float] = defaultdict(float)
     total = 0.0
     for seq, y, pr in support:
-        members = set(seq)
+        mult = {x: (seq.count(x) if counting == "occurrence" else 1) for x in set(seq)}
         total += pr
         p_y[y] += pr
-        for x in members:
-            p_in[x] += pr
-            p_in_y[x, y] += pr
-            for x2 in members:
-                p_in_in[x, x2] += pr
-                p_in_in_y[x, y, x2] += pr
+        for x, cx in mult.items():
+            p_in[x] += pr * cx
+            p_in_y[x, y] += pr * cx
+            for x2, cx2 in mult.items():
+                p_in_in[x, x2] += pr * cx * cx2
+                p_in_in_y[x, y, x2] += pr * cx * cx2
 
     V = vocab_size
     phi_y = np.zeros((V, V))
@@ -365,14 +382,15 @@ def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(both_zero, 1.0, np.nan_to_num(c, nan=0.0))
 
 
-def compare_printed(task: str) -> dict[str, dict[str, float | bool]]:
-    """Printed App. B.1 forms vs the enumeration, per block: max |difference|, min row cosine, equal support.
+def compare_printed(task: str, counting: str = "membership") -> dict[str, dict[str, float | bool]]:
+    """Printed App. B.1 forms vs the enumeration under ``counting``, per block: max |difference|, min row cosine,
+    equal support.
 
     ``equal`` means equal to 1e-12; ``proportional`` means every row has cosine 1 (the printed form differs only
     by a per-row factor, which leaves every cosine-based claim unchanged).
     """
     spec = TaskSpec(task)
-    exact = enumerate_exact(task)
+    exact = enumerate_exact(task, counting=counting)
     pr = printed_closed_forms(task)
     A = np.asarray(spec.anchors)
     keys = spec.key_domain
@@ -400,6 +418,20 @@ def compare_printed(task: str) -> dict[str, dict[str, float | bool]]:
             "same_support": bool(np.array_equal(p > 0, e > 0)),
         }
     return out
+
+
+def printed_findings(task: str) -> dict[str, dict[str, Any]]:
+    """Both conventions per printed block, and whether the block is a paper error: it is one only when it is not
+    exactly equal to the enumeration under occurrence counting (the convention of Prop. 1's gradient)."""
+    by = {c: compare_printed(task, c) for c in COUNTINGS}
+    return {
+        block: {
+            "membership": by["membership"][block],
+            "occurrence": by["occurrence"][block],
+            "paper_error": not by["occurrence"][block]["equal"],
+        }
+        for block in by["occurrence"]
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
