@@ -127,12 +127,6 @@ def _norm_entropy(P: np.ndarray) -> float:
     return float(row_entropy(P).mean() / np.log(P.shape[1]))
 
 
-def _gate_used(gate_soft: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
-    if cfg["method"] == "text":
-        return gate_soft
-    return np.eye(gate_soft.shape[1])[gate_soft.argmax(1)]
-
-
 def _fit(corpus: Corpus, cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """Train the MoE of ``cfg['method']`` on ``corpus`` and form strata; the core every experiment shares."""
     Z = _moe_input(corpus.X, cfg)
@@ -155,12 +149,13 @@ def _fit(corpus: Corpus, cfg: Mapping[str, Any], seed: int, device: str) -> dict
 
 
 def _table(
-    space: np.ndarray, strata: np.ndarray, w_used: np.ndarray, cfg: Mapping[str, Any]
+    space: np.ndarray, strata: np.ndarray, weights: np.ndarray, cfg: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """Tables 1-2 of one stratification; ``weights`` (n, E) are the soft gate probabilities Table 2 uses."""
     k, m = cfg["n_strata"], cfg["min_stratum_size"]
     sizes = np.bincount(strata, minlength=k)
     dims = st.stratum_dims(space, strata, k, cfg["pca_threshold"])
-    ws_point = st.weighted_sparsity(w_used, cfg["moe"]["sparsities"])
+    ws_point = st.weighted_sparsity(weights, cfg["moe"]["sparsities"])
     ws = st.stratum_means(ws_point, strata, k)
     return {
         "sizes": sizes,
@@ -183,8 +178,11 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
     rng = _data_rng(cfg, seed)
     fit = _fit(corpus, cfg, seed, device)
     k, m, E = cfg["n_strata"], cfg["min_stratum_size"], len(cfg["moe"]["sparsities"])
-    space, strata, w_used, w_soft = fit["space"], fit["strata"], fit["w_used"], fit["w_soft"]
-    tab = _table(space, strata, w_used, cfg)
+    space, strata, w_soft = fit["space"], fit["strata"], fit["w_soft"]
+    # Table 2 weighs each point's expert sparsities by its SOFT gate probabilities (the released script's dot
+    # product of gate probabilities and sparsities), for both methods; the released MoE's one-hot mixing weights
+    # (``w_used``) are not what the table reports.
+    tab = _table(space, strata, w_soft, cfg)
     two, mle = st.cross_check_dims(space, strata, k, m)
 
     # S3/S4 permutation control: same points, same stratum sizes, random membership.
@@ -196,7 +194,7 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
     un_ws_spread, un_entropy, un_ari = [], [], []
     for g0 in fit["untrained"][1:]:
         s0 = _strata_of(fit["Z"], space, g0, cfg, seed)
-        un_ws_spread.append(_table(space, s0, _gate_used(g0, cfg), cfg)["ws_spread"])
+        un_ws_spread.append(_table(space, s0, g0, cfg)["ws_spread"])  # soft weights, as for the trained gate
         un_entropy.append(_norm_entropy(g0))
         un_ari.append(ari(g0.argmax(1), pca_strata))
     # S5 label-permutation control.
@@ -237,8 +235,9 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
         "ari_gate_pca": ari(w_soft.argmax(1), pca_strata),
         "untrained_ari_gate_pca": np.asarray(un_ari),
         "expert_usage": np.bincount(w_soft.argmax(1), minlength=E),
-        "heat_strata": st.mean_gate_by_group(w_used, strata, k),
-        "heat_sources": st.mean_gate_by_group(w_used, corpus.source, n_src),
+        # Gating heatmaps (Figs. 2-6): mean gate probabilities, the same soft weights as Table 2.
+        "heat_strata": st.mean_gate_by_group(w_soft, strata, k),
+        "heat_sources": st.mean_gate_by_group(w_soft, corpus.source, n_src),
         "source_by_stratum": np.stack(
             [np.bincount(corpus.source[strata == s], minlength=n_src) for s in range(k)]
         ),

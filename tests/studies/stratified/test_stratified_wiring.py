@@ -1,0 +1,78 @@
+"""Wiring of the stratified study's experiments and evidence functions (which weights, which k, which null, which sign).
+
+Each test replaces the expensive or random part (the gate, ``ctx.run``) with a small known fake, so a swapped weight
+array, argument, null or sign changes the asserted numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import geomclaims.studies.stratified  # noqa: F401  (registers profiles)
+from geomclaims.studies.stratified import experiment as ex
+from geomclaims.studies.stratified import strata as st
+from geomclaims.studies.stratified.profiles import SETTINGS
+
+SPARS = np.asarray(SETTINGS["smoke"]["moe"]["sparsities"], dtype=float)
+
+
+def _soft_gate_with_constant_weighted_sparsity(n: int, seed: int) -> np.ndarray:
+    """Rows on the simplex whose dot product with the sparsities is exactly mean(sparsities), but whose arg-max varies.
+
+    Uniform weights plus a per-point multiple of a direction orthogonal to both the all-ones vector (rows still
+    sum to 1) and the sparsities (the weighted sparsity does not move).
+    """
+    E = SPARS.size
+    basis = np.stack([np.ones(E), SPARS])
+    v = np.random.default_rng(99).standard_normal(E)
+    v -= basis.T @ np.linalg.lstsq(basis.T, v, rcond=None)[0]
+    v /= np.abs(v).max()
+    amp = np.random.default_rng(seed).uniform(-0.9, 0.9, size=(n, 1)) / E
+    return np.full((n, E), 1.0 / E) + amp * v
+
+
+def _fake_gate_probs(model: Any, X: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    soft = _soft_gate_with_constant_weighted_sparsity(X.shape[0], seed=X.shape[1])
+    onehot = np.eye(soft.shape[1])[soft.argmax(1)]
+    return onehot, soft
+
+
+def _smoke_cfg(method: str) -> dict[str, Any]:
+    s = SETTINGS["smoke"]
+    return ex._config(s, method, model="minilm-l6")
+
+
+def test_fake_gate_separates_soft_from_argmax_weighting() -> None:
+    soft = _soft_gate_with_constant_weighted_sparsity(150, 0)
+    assert np.all(soft >= 0) and np.allclose(soft.sum(1), 1)
+    np.testing.assert_allclose(soft @ SPARS, SPARS.mean())
+    onehot = np.eye(SPARS.size)[soft.argmax(1)]
+    assert np.ptp(onehot @ SPARS) >= 4  # arg-max weighting sees differences between points
+
+
+@pytest.mark.parametrize("method", ["text", "released-code"])
+def test_table2_uses_soft_gate_probabilities(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Table 2 = dot(soft gate probabilities, sparsities): with the fake gate every stratum's mean is mean(s).
+
+    One-hot arg-max weights (the defect of issue 13) give strata means that differ by several units.
+    """
+    monkeypatch.setattr(ex, "gate_probs", _fake_gate_probs)
+    r = ex.run_strata(_smoke_cfg(method), 0)
+    sizes = np.asarray(r["sizes"])
+    ws = np.asarray(r["ws"])[sizes > 0]
+    np.testing.assert_allclose(ws, SPARS.mean(), atol=1e-9)
+    assert r["ws_spread"] == pytest.approx(0.0, abs=1e-9)
+    # The untrained-gate control (S4 null) is weighted the same way.
+    np.testing.assert_allclose(r["untrained_ws_spread"], 0.0, atol=1e-9)
+    # Heatmaps show mean gate probabilities, not arg-max frequencies: no cell reaches the one-hot extremes.
+    heat = np.asarray(r["heat_strata"])[sizes > 0]
+    np.testing.assert_allclose(heat.sum(1), 1.0)
+    assert heat.max() < 0.5 and heat.min() > 0.0
+
+
+def test_weighted_sparsity_is_dot_product_with_sparsities() -> None:
+    w = np.array([[0.5, 0.5, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1.0]])
+    np.testing.assert_allclose(st.weighted_sparsity(w, SPARS), [10.0, 32.0])
