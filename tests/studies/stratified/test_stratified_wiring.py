@@ -76,3 +76,27 @@ def test_table2_uses_soft_gate_probabilities(method: str, monkeypatch: pytest.Mo
 def test_weighted_sparsity_is_dot_product_with_sparsities() -> None:
     w = np.array([[0.5, 0.5, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1.0]])
     np.testing.assert_allclose(st.weighted_sparsity(w, SPARS), [10.0, 32.0])
+
+
+def test_ldb_spec_k3_for_the_estimator_check_and_paper_k_for_touching() -> None:
+    s = SETTINGS["ci"]
+    assert ex.ldb_spec("separated", s) == {"n_strata": 3, "ldb_geometry": "separated", "ldb_noise": 0.0}
+    touching = ex.ldb_spec("touching", s)
+    assert touching["n_strata"] == s["n_strata"] == 5
+    assert touching["ldb_geometry"] == "touching" and touching["ldb_noise"] == s["ldb_noise"] > 0
+    with pytest.raises(KeyError, match="geometry"):
+        ex.ldb_spec("apart", s)
+
+
+def test_touching_line_disk_ball_pieces_meet_and_have_dims_1_2_3() -> None:
+    from geomclaims.metrics.synthetic import touching_line_disk_ball
+
+    X, labels, coords, dims = touching_line_disk_ball(300, 12, seed=0, noise=0.0)
+    assert dims == (1, 2, 3) and X.shape == (900, 12)
+    assert st.stratum_dims(X, labels, 3).tolist() == [1, 2, 3]
+    # The line pierces the disk and the disk touches the ball: nearest cross-piece distances are small.
+    line, disk, ball = (coords[labels == c] for c in range(3))
+    gap = lambda a, b: np.min(np.linalg.norm(a[:, None] - b[None], axis=-1))  # noqa: E731
+    assert gap(line, disk) < 0.1 and gap(disk, ball) < 0.3
+    with pytest.raises(ValueError, match="noise"):
+        touching_line_disk_ball(10, 12, seed=0, noise=-1.0)

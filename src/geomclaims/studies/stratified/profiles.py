@@ -34,6 +34,7 @@ _COMMON: dict[str, Any] = {
     "synthetic_dim": 48,
     "ldb_per_stratum": 200,  # S9 line/disk/ball points per stratum
     "ldb_dim": 96,
+    "ldb_noise": 0.01,  # S9 touching line/disk/ball: isotropic noise s.d. (pieces have unit size)
     "n_null_draws": 10,  # random partitions / label permutations per seed
     "n_untrained_draws": 10,  # fresh gate initialisations per seed
     "n_scatter": 300,  # 3-D PCA points kept for the report
