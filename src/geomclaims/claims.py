@@ -1,4 +1,4 @@
-"""Claim schema, strict YAML loading and the verdict rule.
+"""Claim schema and strict YAML loading (the verdict rule lives in :mod:`geomclaims.decision`).
 
 A claims file (``claims/<paper>.yaml``) lists the claims of one paper. Each claim names the registered
 experiment that produces its evidence, the metric read from it, the paper's condition (``expect``), the null
@@ -6,16 +6,10 @@ or control the measurement must beat, the drift tolerance of the regression gate
 per profile. Loading is strict: an unknown key, a missing field, a bad operator or type, or a duplicate id
 raises :class:`ClaimFileError` naming the file, the claim id and the field.
 
-``decide()`` turns samples (one per seed, usually) into a :class:`Decision`:
+The verdict rule (``decide()``: CI-based paper condition, two-sample null comparison, verdict stability) is in
+:mod:`geomclaims.decision`; ``geomclaims.claims.decide`` and friends are re-exported lazily for old imports.
 
-* ``not_replicated`` — the aggregate of the measured samples fails the paper's condition;
-* ``trivial`` — the paper's condition holds but the null does not lose: either the null reliably satisfies the
-  paper condition too (at least ``NULL_SATISFIES_FRACTION`` of its draws do; e.g. a random subspace's projected
-  ratio is ~sqrt(k/D) ~ 0), or the measurement is not separated from the null by the claim's rule;
-* ``replicated`` — the paper's condition holds and the null is beaten;
-* ``untestable`` — set by the caller when the evidence cannot be produced (never by ``decide``).
-
-NaN or inf anywhere in the samples raises :class:`NonFiniteEvidence`: a non-finite number never passes.
+A NaN or inf measurement raises :class:`NonFiniteEvidence`: a non-finite number never passes.
 """
 
 from __future__ import annotations
@@ -23,28 +17,31 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 PROFILES: tuple[str, ...] = ("smoke", "ci", "full")
 AGGREGATES: tuple[str, ...] = ("median_over_seeds", "mean_over_seeds", "single")
 OPS: tuple[str, ...] = ("<", "<=", ">", ">=", "between", "approx")
 NULL_RULES: tuple[str, ...] = ("below_quantile", "above_quantile", "ci_above", "ci_below")
-# A null "satisfies the paper condition" when at least this share of its draws does. Not 0.5: a null centred on
-# the paper's threshold (a permutation null of a correlation "> 0") would flip between trivial and not on noise.
-NULL_SATISFIES_FRACTION = 0.9
+KINDS: tuple[str, ...] = ("paper", "extension", "verified")
+REQUIRE_OPS: tuple[str, ...] = ("<", "<=", ">", ">=", "between")
 
 
 class Verdict(str, enum.Enum):
+    """Contract v2 verdicts (docs/STUDY_CONTRACT.md); the order is the report's column order."""
+
     REPLICATED = "replicated"
+    VERIFIED = "verified"
     TRIVIAL = "trivial"
+    INCONCLUSIVE = "inconclusive"
     NOT_REPLICATED = "not_replicated"
     UNTESTABLE = "untestable"
+    NOT_RUN = "not_run"
 
     def __str__(self) -> str:
         return self.value
@@ -128,6 +125,27 @@ class NullSpec:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """A validity precondition: ``Evidence.preconditions[metric] <op> value`` must hold for the claim to be judged.
+
+    Example: a trained model's final accuracy ``>= 0.9`` before its geometry is read as the paper's mechanism.
+    """
+
+    metric: str
+    op: str
+    value: float | tuple[float, float]
+    why: str
+
+    def holds(self, x: float) -> bool:
+        if not math.isfinite(x):
+            raise NonFiniteEvidence(f"precondition {self.metric}: non-finite value {x!r}")
+        return Expect(op=self.op, value=self.value).holds(x)
+
+    def describe(self) -> str:
+        return f"{self.metric} {Expect(op=self.op, value=self.value).describe()}"
+
+
+@dataclass(frozen=True)
 class Claim:
     id: str
     paper: str
@@ -150,6 +168,16 @@ class Claim:
     # Per-case exceptions to expected_verdict, keyed by the case suffix (the part of the case id in brackets),
     # for claims whose cases honestly differ (e.g. one model replicates, another is trivial).
     expected_by_case: Mapping[str, Mapping[str, Verdict]] = field(default_factory=dict)
+    # Contract v2: what kind of statement this is, validity preconditions, measurement sharing, why one sample.
+    kind: str = "paper"
+    requires: tuple[Requirement, ...] = ()
+    same_measurement_as: str | None = None
+    single_reason: str | None = None
+
+    @property
+    def success(self) -> Verdict:
+        """The verdict that counts as success: ``verified`` for identity/estimator checks, else ``replicated``."""
+        return Verdict.VERIFIED if self.kind == "verified" else Verdict.REPLICATED
 
     def cases(self) -> list[ClaimCase]:
         """One case per combination of the params axes (a single case when there are none)."""
@@ -164,7 +192,7 @@ class Claim:
     def expected(self, profile: str, case_suffix: str | None = None) -> Verdict:
         if case_suffix is not None and profile in self.expected_by_case.get(case_suffix, {}):
             return self.expected_by_case[case_suffix][profile]
-        return self.expected_verdict.get(profile, Verdict.REPLICATED)
+        return self.expected_verdict.get(profile, self.success)
 
 
 @dataclass(frozen=True)
@@ -235,7 +263,12 @@ _CLAIM_KEYS = {
     "variant": False,
     "markers": False,
     "expected_by_case": False,
+    "kind": False,
+    "requires": False,
+    "same_measurement_as": False,
+    "single_reason": False,
 }
+_REQUIRES_KEYS = {"metric": True, "op": True, "value": True, "why": True}
 _EXPECT_KEYS = {"op": True, "value": True, "rel": False, "abs": False}
 _NULL_KEYS = {"name": True, "rule": True, "q": False, "value": False, "description": False, "reason": False}
 _TEXT_VS_CODE_KEYS = {"topic": True, "paper_text": True, "released_code": True, "tested_by": True}
@@ -328,6 +361,40 @@ def _parse_null(obj: Any, path: Path, cid: str) -> tuple[NullSpec | None, str | 
     )
 
 
+def _parse_requires(obj: Any, path: Path, cid: str) -> tuple[Requirement, ...]:
+    if obj is None:
+        return ()
+    if not isinstance(obj, list) or not obj:
+        raise ClaimFileError(
+            path, cid, "requires", f"expected a non-empty list of {{metric, op, value, why}}, got {obj!r}"
+        )
+    out: list[Requirement] = []
+    for i, item in enumerate(obj):
+        where = f"requires[{i}]"
+        d = _check_keys(item, _REQUIRES_KEYS, path, cid, where)
+        metric = _string(d["metric"], path, cid, f"{where}.metric")
+        op = d["op"]
+        if op not in REQUIRE_OPS:
+            raise ClaimFileError(
+                path, cid, f"{where}.op", f"unknown operator {op!r}; use one of {list(REQUIRE_OPS)}"
+            )
+        v = d["value"]
+        if op == "between":
+            if not isinstance(v, list) or len(v) != 2:
+                raise ClaimFileError(path, cid, f"{where}.value", f"'between' needs [lo, hi], got {v!r}")
+            lo, hi = (_number(x, path, cid, f"{where}.value") for x in v)
+            if lo > hi:
+                raise ClaimFileError(path, cid, f"{where}.value", f"lo {lo} > hi {hi}")
+            value: float | tuple[float, float] = (lo, hi)
+        else:
+            value = _number(v, path, cid, f"{where}.value")
+        why = _string(d["why"], path, cid, f"{where}.why")
+        if metric in {r.metric for r in out}:
+            raise ClaimFileError(path, cid, f"{where}.metric", f"precondition on {metric!r} listed twice")
+        out.append(Requirement(metric=metric, op=op, value=value, why=" ".join(why.split())))
+    return tuple(out)
+
+
 def _parse_params(obj: Any, path: Path, cid: str) -> dict[str, tuple[Any, ...]]:
     if obj is None:
         return {}
@@ -393,16 +460,51 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
                 f"no such case; cases of this claim: {sorted(suffixes)}",
             )
         by_case[str(suffix)] = _parse_verdicts(verdicts, path, cid, f"expected_by_case.{suffix}")
+    kind = d.get("kind", "paper")
+    if kind not in KINDS:
+        raise ClaimFileError(path, cid, "kind", f"unknown kind {kind!r}; use one of {list(KINDS)}")
+    if kind == "verified" and null is not None:
+        raise ClaimFileError(
+            path, cid, "null", "a claim of kind 'verified' needs null {name: none, reason: ...}"
+        )
+    success = Verdict.VERIFIED if kind == "verified" else Verdict.REPLICATED
+    wrong_success = Verdict.REPLICATED if kind == "verified" else Verdict.VERIFIED
     expected_reason = str(d.get("expected_reason", ""))
     all_expected = [*expected.values(), *(v for m in by_case.values() for v in m.values())]
-    if any(v != Verdict.REPLICATED for v in all_expected) and not expected_reason.strip():
-        raise ClaimFileError(path, cid, "expected_reason", "a non-replicated expected verdict needs a reason")
+    if wrong_success in all_expected:
+        raise ClaimFileError(
+            path,
+            cid,
+            "expected_verdict",
+            f"a claim of kind {kind!r} succeeds as {success.value!r}, never {wrong_success.value!r}",
+        )
+    if any(v != success for v in all_expected) and not expected_reason.strip():
+        raise ClaimFileError(
+            path, cid, "expected_reason", f"a non-{success.value} expected verdict needs a reason"
+        )
 
     aggregate = d.get("aggregate", "median_over_seeds")
     if aggregate not in AGGREGATES:
         raise ClaimFileError(
             path, cid, "aggregate", f"unknown aggregate {aggregate!r}; use one of {list(AGGREGATES)}"
         )
+    single_reason = d.get("single_reason")
+    if aggregate == "single":
+        if single_reason is None:
+            raise ClaimFileError(
+                path,
+                cid,
+                "single_reason",
+                "aggregate 'single' needs single_reason (why one value is the evidence)",
+            )
+        single_reason = " ".join(_string(single_reason, path, cid, "single_reason").split())
+    elif single_reason is not None:
+        raise ClaimFileError(path, cid, "single_reason", f"only for aggregate 'single', not {aggregate!r}")
+    same = d.get("same_measurement_as")
+    if same is not None:
+        _string(same, path, cid, "same_measurement_as")
+        if same == d["id"]:
+            raise ClaimFileError(path, cid, "same_measurement_as", "a claim cannot name itself")
     markers = d.get("markers", [])
     if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
         raise ClaimFileError(path, cid, "markers", f"expected a list of marker names, got {markers!r}")
@@ -429,6 +531,10 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
         variant=variant,
         markers=tuple(markers),
         expected_by_case=by_case,
+        kind=kind,
+        requires=_parse_requires(d.get("requires"), path, cid),
+        same_measurement_as=same,
+        single_reason=single_reason,
     )
 
 
@@ -474,6 +580,11 @@ def load_claims(path: str | Path) -> PaperClaims:
         if c.id in seen:
             raise ClaimFileError(path, c.id, "id", "duplicate claim id")
         seen.add(c.id)
+    for c in claims:
+        if c.same_measurement_as is not None and c.same_measurement_as not in seen:
+            raise ClaimFileError(
+                path, c.id, "same_measurement_as", f"no claim {c.same_measurement_as!r} in this file"
+            )
     tvc_raw = d.get("text_vs_code", []) or []
     if not isinstance(tvc_raw, list):
         raise ClaimFileError(path, None, "text_vs_code", "expected a list")
@@ -512,160 +623,24 @@ def load_all(directory: str | Path | None = None) -> dict[str, PaperClaims]:
     return papers
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Decision
-# ----------------------------------------------------------------------------------------------------------
+# Old import paths (``from geomclaims.claims import decide``) keep working; the rule lives in geomclaims.decision.
+_DECISION_NAMES = frozenset(
+    {
+        "Decision",
+        "Summary",
+        "NullSummary",
+        "decide",
+        "summarize",
+        "bootstrap_ci",
+        "aggregate",
+        "NULL_SATISFIES_FRACTION",
+    }
+)
 
 
-@dataclass(frozen=True)
-class Summary:
-    """Aggregate of samples with a percentile-bootstrap CI of that aggregate (over the samples, i.e. seeds)."""
+def __getattr__(name: str) -> Any:
+    if name in _DECISION_NAMES:
+        from geomclaims import decision
 
-    value: float
-    ci: tuple[float, float]
-    n: int
-    samples: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class NullSummary:
-    name: str
-    median: float | None
-    q025: float | None
-    q975: float | None
-    samples: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class Decision:
-    verdict: Verdict
-    measured: Summary
-    paper_condition_met: bool
-    null: NullSummary | None
-    null_condition_met: bool | None  # the measurement beats the null by the claim's rule
-    null_satisfies_paper: bool | None  # the null reliably meets the paper condition itself (-> trivial)
-    explanation: str
-
-
-def _finite_samples(samples: Iterable[float] | np.ndarray, what: str) -> np.ndarray:
-    arr = np.asarray(samples, dtype=float).ravel()
-    if arr.size == 0:
-        raise ValueError(f"{what}: no samples")
-    if not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)][:3].tolist()
-        raise NonFiniteEvidence(f"{what} contain non-finite values {bad}; a NaN or inf never passes a claim")
-    return arr
-
-
-def aggregate(samples: np.ndarray, how: str) -> float:
-    if how == "median_over_seeds":
-        return float(np.median(samples))
-    if how == "mean_over_seeds":
-        return float(np.mean(samples))
-    if how == "single":
-        if samples.size != 1:
-            raise ValueError(f"aggregate 'single' expects exactly one sample, got {samples.size}")
-        return float(samples[0])
-    raise ValueError(f"unknown aggregate {how!r}")
-
-
-def bootstrap_ci(
-    samples: np.ndarray, how: str, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the aggregate over the samples. One sample -> a degenerate interval."""
-    if samples.size == 1:
-        v = float(samples[0])
-        return (v, v)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, samples.size, size=(n_boot, samples.size))
-    draws = samples[idx]
-    stats = np.median(draws, axis=1) if how == "median_over_seeds" else np.mean(draws, axis=1)
-    alpha = (1.0 - level) / 2.0
-    return (float(np.quantile(stats, alpha)), float(np.quantile(stats, 1.0 - alpha)))
-
-
-def summarize(samples: Iterable[float] | np.ndarray, how: str = "median_over_seeds") -> Summary:
-    arr = _finite_samples(samples, "measured samples")
-    return Summary(
-        value=aggregate(arr, how), ci=bootstrap_ci(arr, how), n=int(arr.size), samples=tuple(arr.tolist())
-    )
-
-
-def decide(
-    measured_samples: Sequence[float] | np.ndarray,
-    expect: Expect,
-    null_samples: Sequence[float] | np.ndarray | None,
-    rule: NullSpec | None,
-    *,
-    how: str = "median_over_seeds",
-) -> Decision:
-    """Verdict for one claim case. See the module docstring for the rule; NaN/inf raises."""
-    measured = summarize(measured_samples, how)
-    paper_ok = expect.holds(measured.value)
-
-    null_summary: NullSummary | None = None
-    beats: bool | None = None
-    null_meets_paper: bool | None = None
-    if rule is not None:
-        if rule.rule in ("below_quantile", "above_quantile"):
-            if null_samples is None:
-                raise ValueError(f"null '{rule.name}' with rule {rule.rule!r} needs null samples")
-            null_arr = _finite_samples(null_samples, f"null samples ({rule.name})")
-            if null_arr.size < 2:
-                raise ValueError(f"null '{rule.name}' needs >= 2 samples for a quantile, got {null_arr.size}")
-            threshold = float(np.quantile(null_arr, rule.q))
-            beats = (
-                measured.value < threshold if rule.rule == "below_quantile" else measured.value > threshold
-            )
-            null_median = float(np.median(null_arr))
-            share = float(np.mean([expect.holds(float(x)) for x in null_arr]))
-            null_meets_paper = share >= NULL_SATISFIES_FRACTION
-            null_summary = NullSummary(
-                name=rule.name,
-                median=null_median,
-                q025=float(np.quantile(null_arr, 0.025)),
-                q975=float(np.quantile(null_arr, 0.975)),
-                samples=tuple(null_arr.tolist()),
-            )
-        else:
-            if null_samples is not None and len(np.asarray(null_samples).ravel()):
-                raise ValueError(f"null rule {rule.rule!r} takes no null samples")
-            lo, hi = measured.ci
-            beats = lo > rule.value if rule.rule == "ci_above" else hi < rule.value  # type: ignore[operator]
-            null_summary = NullSummary(name=rule.name, median=rule.value, q025=None, q975=None, samples=())
-            null_meets_paper = False
-
-    if not paper_ok:
-        verdict = Verdict.NOT_REPLICATED
-        why = f"measured {measured.value:.4g} is not {expect.describe()}"
-    elif rule is None:
-        verdict = Verdict.REPLICATED
-        why = f"measured {measured.value:.4g} is {expect.describe()} (no null applies)"
-    elif null_meets_paper:
-        verdict = Verdict.TRIVIAL
-        why = f"measured {measured.value:.4g} is {expect.describe()}, but so is the null '{rule.name}' (median {null_summary.median:.4g}, {share:.0%} of its draws)"  # type: ignore[union-attr]
-    elif not beats:
-        verdict = Verdict.TRIVIAL
-        why = f"measured {measured.value:.4g} is {expect.describe()} but does not beat the null '{rule.name}' ({_rule_text(rule)})"
-    else:
-        verdict = Verdict.REPLICATED
-        why = f"measured {measured.value:.4g} is {expect.describe()} and beats the null '{rule.name}' ({_rule_text(rule)})"
-    return Decision(
-        verdict=verdict,
-        measured=measured,
-        paper_condition_met=paper_ok,
-        null=null_summary,
-        null_condition_met=beats,
-        null_satisfies_paper=null_meets_paper,
-        explanation=why,
-    )
-
-
-def _rule_text(rule: NullSpec) -> str:
-    if rule.rule == "below_quantile":
-        return f"must lie below its {rule.q:g} quantile"
-    if rule.rule == "above_quantile":
-        return f"must lie above its {rule.q:g} quantile"
-    if rule.rule == "ci_above":
-        return f"the seed CI must lie above {rule.value:g}"
-    return f"the seed CI must lie below {rule.value:g}"
+        return getattr(decision, name)
+    raise AttributeError(f"module 'geomclaims.claims' has no attribute {name!r}")

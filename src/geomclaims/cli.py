@@ -71,7 +71,9 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             print(f"{name}: {path}")
         return 0
     fetched = resources.fetch_profile(args.profile, progress=True)
-    print(f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):")
+    print(
+        f"[geomclaims] {len(fetched)} resources for the {args.profile} profile are in place (sha256-verified):"
+    )
     for name, path in sorted(fetched.items()):
         print(f"  {name}: {path}")
     return 0

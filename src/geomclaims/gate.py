@@ -1,26 +1,54 @@
-"""Regression gate: compare a results.json with the committed baseline.
+"""Regression gate: compare a results.json with the committed baseline. It fails on regressions, not on noise.
 
-Fails (``GateOutcome.ok`` is False, CLI exit 1) on any verdict change, on drift of the measured aggregate beyond
-the claim's tolerance (``|new - old| > atol + rtol * |old|``), and on a claim case present on one side only.
-``regen`` rewrites the baseline explicitly; nothing else ever writes it.
+Fails (``GateOutcome.ok`` is False, CLI exit 1) on:
+
+* a **verdict change between two decisive, stable verdicts**: neither side ``inconclusive`` and no side with a
+  stability below ``STABLE`` (0.9). :func:`tolerated_change` decides this, and the pytest plugin uses the same
+  function for expected-vs-actual verdicts. Tolerated changes (into or out of ``inconclusive``, or a flip with an
+  unstable side) are listed as **warnings** and do not fail the gate;
+* **drift** of the measured aggregate: ``|new - old| > max(atol + rtol * |old|, DRIFT_K * sqrt(se_old² + se_new²))``
+  where ``se`` is the bootstrap standard error over seeds recorded in each file and atol/rtol come from the
+  BASELINE entry (a run cannot loosen its own tolerance). ``DRIFT_K = 3``: three pooled standard errors, so seed
+  noise alone rarely fails the gate while a real shift does;
+* a **stale baseline**: a study whose code version (``code_versions``, the hash that keys the experiment cache)
+  differs between the baseline and the run; a baseline without code versions predates them and must be
+  regenerated;
+* a claim case present on one side only (``only_current`` ignores baseline cases absent from the run, except for
+  papers in ``complete_papers``: when a run covered a whole paper, a baseline case it lacks is a failure);
+* a profile mismatch.
+
+Non-finite or missing measured values (in entries that are not ``untestable`` / ``not_run``) in either file are an
+input error (:class:`GateInputError`), never a pass. ``regen`` rewrites the baseline explicitly; nothing else
+writes it.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geomclaims.decision import STABLE
 from geomclaims.runner import read_results, write_results
 
 DEFAULT_BASELINE = Path("reports/ci/results.json")
+# Drift beyond this many pooled bootstrap standard errors (over seeds) fails, whatever the fixed tolerance.
+DRIFT_K = 3.0
+_UNDECIDED = frozenset({"inconclusive"})
+_NO_MEASUREMENT = frozenset({"untestable", "not_run"})
+
+
+class GateInputError(ValueError):
+    """A results file the gate cannot judge (a non-finite or missing measured value)."""
 
 
 @dataclass
 class GateRow:
     case_id: str
-    problem: str  # "verdict", "drift", "missing-in-run", "new-in-run", "profile"
+    problem: str  # "verdict", "drift", "missing-in-run", "new-in-run", "profile", "stale-baseline"
     baseline: str
     current: str
     allowed: str = ""
@@ -29,6 +57,7 @@ class GateRow:
 @dataclass
 class GateOutcome:
     rows: list[GateRow] = field(default_factory=list)
+    warnings: list[GateRow] = field(default_factory=list)
     compared: int = 0
     baseline_path: str = ""
 
@@ -37,15 +66,86 @@ class GateOutcome:
         return not self.rows
 
 
-def _value(entry: dict[str, Any]) -> float | None:
-    measured = entry.get("measured")
-    return None if measured is None else float(measured["value"])
+def tolerated_change(
+    old: str, new: str, old_stability: float | None = None, new_stability: float | None = None
+) -> str | None:
+    """Why a verdict change ``old -> new`` is noise rather than a regression, or None when it is a regression.
+
+    Tolerated: either side ``inconclusive`` (the evidence could not decide on one side), or either side's stability
+    below ``STABLE`` (a verdict that resampling the seeds flips is not a finding). A missing stability (an
+    expected verdict, an untestable case) does not make a change tolerated. Same verdicts: None.
+    """
+    if old == new:
+        return None
+    if old in _UNDECIDED or new in _UNDECIDED:
+        return f"{old} -> {new}: one side is inconclusive"
+    unstable = [
+        f"{side} stability {s:.2f} < {STABLE:g}"
+        for side, s in (("old", old_stability), ("new", new_stability))
+        if s is not None and s < STABLE
+    ]
+    if unstable:
+        return f"{old} -> {new}: " + ", ".join(unstable)
+    return None
+
+
+def _measured(entry: dict[str, Any], where: str) -> tuple[float, float] | None:
+    """(value, se) of a judged entry; None for untestable/not_run without a measurement. Bad values raise."""
+    m = entry.get("measured")
+    if entry.get("verdict") in _NO_MEASUREMENT and m is None:
+        return None
+    if not isinstance(m, dict) or "value" not in m:
+        raise GateInputError(
+            f"{where}: case {entry.get('id')!r} (verdict {entry.get('verdict')!r}) has no measured value"
+        )
+    value, se = m.get("value"), m.get("se", 0.0)
+    for name, x in (("value", value), ("se", se)):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(float(x)):
+            raise GateInputError(
+                f"{where}: case {entry.get('id')!r} has a non-finite or missing measured {name} ({x!r}); "
+                "a NaN never passes the gate"
+            )
+    return float(value), float(se)
+
+
+def _stale_rows(cur: dict[str, Any], base: dict[str, Any], profile: str) -> list[GateRow]:
+    cur_versions = cur.get("code_versions") or {}
+    if "code_versions" not in base:
+        return [
+            GateRow(
+                "*",
+                "stale-baseline",
+                "no code_versions",
+                ", ".join(f"{k} {v}" for k, v in sorted(cur_versions.items())) or "-",
+                "baseline predates code versions; regenerate: "
+                f"geomclaims run --profile {profile} --no-cache && geomclaims gate RESULTS --regen",
+            )
+        ]
+    rows = []
+    base_versions = base["code_versions"] or {}
+    for study in sorted(set(cur_versions) & set(base_versions)):
+        if cur_versions[study] != base_versions[study]:
+            rows.append(
+                GateRow(
+                    f"study {study}",
+                    "stale-baseline",
+                    str(base_versions[study]),
+                    str(cur_versions[study]),
+                    f"study {study}'s code changed since the baseline; regenerate: geomclaims run --profile "
+                    f"{profile} --paper {study} --no-cache && geomclaims gate RESULTS --regen",
+                )
+            )
+    return rows
 
 
 def compare(
-    current: dict[str, Any] | str | Path, baseline: dict[str, Any] | str | Path, *, only_current: bool = False
+    current: dict[str, Any] | str | Path,
+    baseline: dict[str, Any] | str | Path,
+    *,
+    only_current: bool = False,
+    complete_papers: Iterable[str] = (),
 ) -> GateOutcome:
-    """Compare current results with a baseline. ``only_current`` ignores baseline cases absent from the run."""
+    """Compare current results with a baseline (see the module docstring for what fails and what warns)."""
     cur = current if isinstance(current, dict) else read_results(current)
     base_path = "" if isinstance(baseline, dict) else str(baseline)
     base = baseline if isinstance(baseline, dict) else read_results(baseline)
@@ -55,11 +155,17 @@ def compare(
         return outcome
     cur_by_id = {e["id"]: e for e in cur["claims"]}
     base_by_id = {e["id"]: e for e in base["claims"]}
+    # Validate both files before judging anything: a NaN must be an error even in a case that is not compared.
+    cur_values = {k: _measured(e, "current results") for k, e in cur_by_id.items()}
+    base_values = {k: _measured(e, f"baseline {base_path}".strip()) for k, e in base_by_id.items()}
+    outcome.rows.extend(_stale_rows(cur, base, cur["profile"]))
+    complete = set(complete_papers)
     for case_id in sorted(set(cur_by_id) | set(base_by_id)):
         new, old = cur_by_id.get(case_id), base_by_id.get(case_id)
         if new is None:
-            if not only_current:
-                outcome.rows.append(GateRow(case_id, "missing-in-run", old["verdict"], "-"))  # type: ignore[index]
+            assert old is not None
+            if not only_current or old.get("paper") in complete:
+                outcome.rows.append(GateRow(case_id, "missing-in-run", old["verdict"], "-"))
             continue
         if old is None:
             outcome.rows.append(
@@ -68,30 +174,59 @@ def compare(
             continue
         outcome.compared += 1
         if new["verdict"] != old["verdict"]:
-            outcome.rows.append(GateRow(case_id, "verdict", old["verdict"], new["verdict"]))
-            continue
-        v_new, v_old = _value(new), _value(old)
+            why = tolerated_change(old["verdict"], new["verdict"], old.get("stability"), new.get("stability"))
+            row = GateRow(
+                case_id,
+                "verdict",
+                _verdict_text(old),
+                _verdict_text(new),
+                why or "both decisive and stable",
+            )
+            (outcome.warnings if why else outcome.rows).append(row)
+        v_new, v_old = cur_values[case_id], base_values[case_id]
         if v_new is None or v_old is None:
-            continue  # both untestable (same verdict): nothing to drift
-        tol = new.get("tolerance") or old.get("tolerance") or {}
-        allowed = float(tol.get("atol", 0.0)) + float(tol.get("rtol", 0.0)) * abs(v_old)
-        if abs(v_new - v_old) > allowed:
-            outcome.rows.append(GateRow(case_id, "drift", f"{v_old:.6g}", f"{v_new:.6g}", f"±{allowed:.3g}"))
+            continue  # nothing measured on one side: the verdict comparison above is all there is
+        tol = old.get("tolerance") or {}
+        fixed = float(tol.get("atol", 0.0)) + float(tol.get("rtol", 0.0)) * abs(v_old[0])
+        allowed = max(fixed, DRIFT_K * math.hypot(v_old[1], v_new[1]))
+        if abs(v_new[0] - v_old[0]) > allowed:
+            outcome.rows.append(
+                GateRow(case_id, "drift", f"{v_old[0]:.6g}", f"{v_new[0]:.6g}", f"±{allowed:.3g}")
+            )
     return outcome
+
+
+def _verdict_text(entry: dict[str, Any]) -> str:
+    s = entry.get("stability")
+    return entry["verdict"] if s is None else f"{entry['verdict']} (stability {s:.2f})"
 
 
 def format_gate(outcome: GateOutcome) -> str:
     from tabulate import tabulate
 
+    def table(rows: list[GateRow]) -> str:
+        return tabulate(
+            [[r.case_id, r.problem, r.baseline, r.current, r.allowed] for r in rows],
+            headers=["claim case", "problem", "baseline", "current", "allowed / why"],
+            tablefmt="simple",
+        )
+
     where = f" vs {outcome.baseline_path}" if outcome.baseline_path else ""
+    warn = ""
+    if outcome.warnings:
+        warn = (
+            f"\n[geomclaims] gate warnings: {len(outcome.warnings)} tolerated verdict change(s) "
+            f"(inconclusive or unstable; not a failure)\n{table(outcome.warnings)}"
+        )
     if outcome.ok:
-        return f"[geomclaims] gate OK{where}: {outcome.compared} claim cases kept their verdicts within tolerance"
-    table = tabulate(
-        [[r.case_id, r.problem, r.baseline, r.current, r.allowed] for r in outcome.rows],
-        headers=["claim case", "problem", "baseline", "current", "allowed"],
-        tablefmt="simple",
+        return (
+            f"[geomclaims] gate OK{where}: {outcome.compared} claim cases kept their decisive verdicts within "
+            f"tolerance{warn}"
+        )
+    return (
+        f"[geomclaims] gate FAILED{where}: {len(outcome.rows)} problem(s)\n{table(outcome.rows)}\n"
+        f"(regenerate deliberately with `geomclaims gate RESULTS --regen`){warn}"
     )
-    return f"[geomclaims] gate FAILED{where}: {len(outcome.rows)} problem(s)\n{table}\n(regenerate deliberately with `geomclaims gate RESULTS --regen`)"
 
 
 def regen(

@@ -45,8 +45,21 @@ def register_study(study: str, module: str, paper_id: str | None = None) -> None
         PAPER_STUDY[paper_id] = study
 
 
-class Untestable(Exception):
+class _Reasoned(Exception):
+    """An exception whose message is the reason shown in the report; an empty reason is a bug, not a verdict."""
+
+    def __init__(self, reason: str, *args: Any) -> None:
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError(f"{type(self).__name__} needs a non-empty reason, got {reason!r}")
+        super().__init__(reason, *args)
+
+
+class Untestable(_Reasoned):
     """Raised by an evidence function when the evidence cannot be produced as published (give the reason)."""
+
+
+class NotRun(_Reasoned):
+    """A budget deferral: this profile does not run the case (the reason names the profile that does)."""
 
 
 @dataclass
@@ -59,12 +72,15 @@ class Evidence:
     details: small JSON-serialisable extras (lists of floats, strings) kept in results.json for the report's
         figures and tables: curves, per-seed tables, accuracies. Keep it small (a few thousand numbers at most).
     notes: one-line remarks for the report (e.g. "variant paper-sgd learned nothing in the ci budget").
+    preconditions: validity measurements ``{name: value}`` that the claim's ``requires`` are checked against
+        (e.g. ``{"final_acc_m_le_2": 0.97}``); the runner records them and their met flags in results.json.
     """
 
     measured: np.ndarray | list[float]
     null: np.ndarray | list[float] | None = None
     details: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    preconditions: dict[str, float] = field(default_factory=dict)
 
 
 EvidenceFn = Callable[["ClaimCase", "RunContext"], Evidence]

@@ -12,22 +12,28 @@ from typing import Any
 
 from tabulate import tabulate
 
-from geomclaims.claims import ClaimFileError, PaperClaims, Verdict, load_all
+from geomclaims.claims import KINDS, ClaimFileError, PaperClaims, Verdict, load_all
 from geomclaims.registry import PAPER_STUDY, get_section_fn
 from geomclaims.runner import natural_key, read_results
 
 VERDICT_ORDER = [v.value for v in Verdict]
 VERDICT_MARK = {
     "replicated": "✅ replicated",
+    "verified": "☑️ verified",
     "trivial": "⚪ trivial",
+    "inconclusive": "❔ inconclusive",
     "not_replicated": "❌ not replicated",
     "untestable": "⛔ untestable",
+    "not_run": "⏭️ not run",
 }
 VERDICT_COLOR = {
     "replicated": "#2e7d32",
+    "verified": "#1565c0",
     "trivial": "#9e9e9e",
+    "inconclusive": "#f9a825",
     "not_replicated": "#c62828",
     "untestable": "#6d4c41",
+    "not_run": "#cfd8dc",
 }
 
 
@@ -63,6 +69,71 @@ def _escape(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def stability_cell(entry: dict[str, Any]) -> str:
+    s = entry.get("stability")
+    return "—" if s is None else f"{s:.2f}"
+
+
+def preconditions_cell(entry: dict[str, Any]) -> str:
+    """``metric op value: measured ✓/✗`` per validity precondition of the case."""
+    parts = []
+    for p in entry.get("preconditions") or []:
+        value = p["value"]
+        req = f"[{fmt(value[0])}, {fmt(value[1])}]" if isinstance(value, list) else fmt(value)
+        parts.append(f"{p['metric']} {p['op']} {req}: {fmt(p['measured'])} {'✓' if p['met'] else '✗'}")
+    return "; ".join(parts) or "—"
+
+
+def claim_groups(claims: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Cases grouped by (paper, root claim): claims linked by ``same_measurement_as`` form one group."""
+    parent = {(e["paper"], e["claim_id"]): e.get("same_measurement_as") for e in claims}
+
+    def root(paper: str, cid: str) -> str:
+        seen = set()
+        while parent.get((paper, cid)) and cid not in seen:
+            seen.add(cid)
+            cid = parent[(paper, cid)]  # type: ignore[assignment]
+        return cid
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in claims:
+        groups.setdefault((e["paper"], root(e["paper"], e["claim_id"])), []).append(e)
+    return groups
+
+
+def group_verdict(entries: list[dict[str, Any]]) -> str:
+    """One verdict when all cases agree, else the mix, e.g. ``2 replicated / 1 trivial``."""
+    counts = Counter(e["verdict"] for e in entries)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return " / ".join(f"{counts[v]} {v}" for v in VERDICT_ORDER if counts.get(v))
+
+
+def claim_summary_rows(claims: list[dict[str, Any]]) -> tuple[list[list[Any]], list[str]]:
+    """Per paper and claim kind: number of claims (groups) per verdict, and the mixed ones spelled out."""
+    groups = claim_groups(claims)
+    rows: list[list[Any]] = []
+    mixed_lines: list[str] = []
+    for paper in sorted({p for p, _ in groups}):
+        for kind in KINDS:
+            mine = {
+                cid: es
+                for (p, cid), es in groups.items()
+                if p == paper
+                and (next((e for e in es if e["claim_id"] == cid), es[0]).get("kind") or "paper") == kind
+            }
+            if not mine:
+                continue
+            verdicts = {cid: group_verdict(es) for cid, es in mine.items()}
+            counts = Counter(v for v in verdicts.values() if v in VERDICT_ORDER)
+            mixed = sorted((cid for cid, v in verdicts.items() if v not in VERDICT_ORDER), key=natural_key)
+            rows.append([paper, kind, len(mine), *[counts.get(v, 0) for v in VERDICT_ORDER], len(mixed)])
+            for cid in mixed:
+                members = sorted({e["claim_id"] for e in mine[cid]}, key=natural_key)
+                mixed_lines.append(f"- `{paper}` **{' + '.join(members)}** ({kind}): {verdicts[cid]}")
+    return rows, mixed_lines
+
+
 def summary_rows(claims: list[dict[str, Any]]) -> list[list[Any]]:
     rows = []
     by_paper: dict[str, list[dict[str, Any]]] = {}
@@ -88,7 +159,7 @@ def _summary_figure(claims: list[dict[str, Any]], fig_dir: Path) -> str | None:
 
     rows = summary_rows(claims)
     papers = [r[0] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(papers)))
+    fig, ax = plt.subplots(figsize=(7, 1.8 + 0.5 * len(papers)))
     left = [0] * len(papers)
     for j, verdict in enumerate(VERDICT_ORDER):
         counts = [r[1 + j] for r in rows]
@@ -114,26 +185,32 @@ def paper_table(entries: list[dict[str, Any]]) -> str:
         rows.append(
             [
                 f"`{e['id']}`",
+                e.get("kind") or "paper",
                 _escape(e["statement"]),
                 _escape(e["section"]),
                 _escape(e.get("paper_value") or e.get("expect", "")),
                 f"{_escape(e['metric'])} {_escape(e.get('expect', ''))}",
                 measured_cell(e),
                 _escape(null_cell(e)),
+                _escape(preconditions_cell(e)),
                 verdict,
+                stability_cell(e),
             ]
         )
     return tabulate(
         rows,
         headers=[
             "id",
+            "kind",
             "claim (paraphrase)",
             "section",
             "paper value",
             "condition",
             "measured [95% CI] (n)",
             "null [2.5%, 97.5%]",
+            "preconditions (required: measured)",
             "verdict",
+            "stability",
         ],
         tablefmt="github",
     )
@@ -142,10 +219,10 @@ def paper_table(entries: list[dict[str, Any]]) -> str:
 def explanations(entries: list[dict[str, Any]]) -> list[str]:
     lines = []
     for e in sorted(entries, key=lambda e: natural_key(e["id"])):
-        if e["verdict"] == "replicated" and not e.get("notes"):
+        if e["verdict"] in ("replicated", "verified") and not e.get("notes"):
             continue
         text = f"- **{e['id']}** — {_escape(e.get('explanation', ''))}"
-        if e.get("expected_reason") and e["verdict"] != "replicated":
+        if e.get("expected_reason") and e["verdict"] not in ("replicated", "verified"):
             text += f" *Why we expect this:* {_escape(e['expected_reason'])}"
         for note in e.get("notes", []):
             text += f" Note: {_escape(note)}"
@@ -186,8 +263,22 @@ def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> l
             "- wall time per study (s, claim evaluation incl. training on a cold cache): "
             + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_study.items()))
         )
+    machine = results.get("machine") or {}
+    if machine:
+        lines.append(
+            "- machine: "
+            + "; ".join(
+                f"{k} `{v}`"
+                for k, v in machine.items()
+                if k in ("cpu", "cpu_count", "torch_cpu_capability", "torch_threads", "blas")
+            )
+        )
+    versions = results.get("code_versions") or {}
+    if versions:
+        lines.append("- study code versions: " + ", ".join(f"{k} `{v}`" for k, v in sorted(versions.items())))
     lines.append(
-        "- uncertainty: the [95% CI] is a percentile bootstrap of the aggregate over seeds (the samples), not over items."
+        "- uncertainty: the [95% CI] is a percentile bootstrap of the aggregate over seeds (the samples), not over "
+        "items; stability = share of 200 seed/null resamples that reproduce the verdict."
     )
     return lines
 
@@ -210,10 +301,27 @@ def render_report(
     lines = [f"# geomclaims validation report — `{results['profile']}` profile", ""]
     lines.append(
         "Each claim from the three papers is measured on models trained or loaded here, compared with the paper's "
-        "condition AND with a null/control. `replicated` = condition holds and the null is beaten; `trivial` = the "
-        "null meets it too; `not_replicated` = condition fails; `untestable` = the evidence cannot be produced here."
+        "condition AND with a null/control, on the 95% seed CI of the aggregate. `replicated` = the whole CI meets "
+        "the condition and beats the null; `verified` = an identity/estimator check holds; `trivial` = the null "
+        "meets it too or the measurement is decisively no better; `inconclusive` = this budget cannot decide (the CI "
+        "straddles the threshold or the null); `not_replicated` = the whole CI violates the condition; `untestable` = "
+        "the evidence cannot be produced or a validity precondition is unmet; `not_run` = deferred to another profile."
     )
-    lines += ["", "## Summary", ""]
+    lines += [
+        "",
+        "## Summary",
+        "",
+        "**Claims** (claims sharing one measurement count once; a claim with cases of "
+        "different verdicts is *mixed*):",
+        "",
+    ]
+    claim_rows, mixed_lines = claim_summary_rows(claims)
+    lines.append(
+        tabulate(claim_rows, headers=["paper", "kind", "claims", *VERDICT_ORDER, "mixed"], tablefmt="github")
+    )
+    if mixed_lines:
+        lines += ["", *mixed_lines]
+    lines += ["", "**Claim cases** (one per parametrization):", ""]
     lines.append(
         tabulate(
             summary_rows(claims), headers=["paper", *VERDICT_ORDER, "cases", "as expected"], tablefmt="github"

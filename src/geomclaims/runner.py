@@ -12,11 +12,29 @@ from typing import Any
 
 import numpy as np
 
-from geomclaims.claims import ClaimCase, Decision, NonFiniteEvidence, Verdict, decide
-from geomclaims.registry import Evidence, RunContext, Untestable, get_evidence_fn, study_of, study_settings
+from geomclaims.claims import ClaimCase, NonFiniteEvidence, Verdict
+from geomclaims.decision import Decision, decide
+from geomclaims.registry import (
+    Evidence,
+    NotRun,
+    RunContext,
+    Untestable,
+    get_evidence_fn,
+    study_code_version,
+    study_of,
+    study_settings,
+)
 from geomclaims.store import Store, git_sha, package_versions
 
-RESULTS_SCHEMA_VERSION = 1
+# 2: contract v2 (verdicts inconclusive/verified/not_run, stability, preconditions, se, mwu_p, code_versions, machine)
+RESULTS_SCHEMA_VERSION = 2
+
+
+class PreconditionMissing(KeyError):
+    """A claim ``requires`` a precondition metric its evidence function does not return."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -73,8 +91,52 @@ class Session:
             "packages": package_versions(),
             "wall_s": round(time.time() - self.started, 1),
             "resources": resource_provenance(self.profile),
+            "code_versions": {
+                study: study_code_version(study) for study in sorted({e["study"] for e in self.entries})
+            },
+            "machine": machine_provenance(),
             "claims": sorted(self.entries, key=lambda e: (e["paper"], natural_key(e["id"]))),
         }
+
+
+def machine_provenance() -> dict[str, Any]:
+    """CPU model, torch's CPU capability and thread counts: numbers can differ across CPUs, so record them."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform()}
+    try:
+        import torch
+
+        out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        out["torch_threads"] = torch.get_num_threads()
+        out["torch_interop_threads"] = torch.get_num_interop_threads()
+    except Exception as exc:  # torch is a dependency, but a provenance probe must never sink a run
+        out["torch_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        from threadpoolctl import threadpool_info
+
+        out["blas"] = sorted(
+            {
+                f"{i.get('internal_api')} {i.get('version')} threads={i.get('num_threads')}"
+                for i in threadpool_info()
+            }
+        )
+    except Exception:
+        out["blas_threads_env"] = {
+            k: os.environ[k]
+            for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+            if k in os.environ
+        }
+    return out
 
 
 def resource_provenance(profile: str) -> list[dict[str, Any]]:
@@ -115,6 +177,8 @@ def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
         "claim_id": claim.id,
         "paper": claim.paper,
         "study": study_of(claim.experiment),
+        "kind": claim.kind,
+        "same_measurement_as": claim.same_measurement_as,
         "params": dict(case.params),
         "section": claim.section,
         "statement": claim.statement,
@@ -132,36 +196,97 @@ def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
             raise TypeError(
                 f"evidence function for {claim.experiment!r} returned {type(ev).__name__}, not Evidence"
             )
-        null_samples = None if ev.null is None else np.asarray(ev.null, dtype=float)
-        decision = decide(
-            np.asarray(ev.measured, dtype=float),
-            claim.expect,
-            null_samples,
-            claim.null,
-            how=claim.aggregate,
-        )
     except Untestable as exc:
         return {
             **base,
-            **_untestable(str(exc)),
+            **_undecided(Verdict.UNTESTABLE, str(exc)),
             "wall_s": round(time.perf_counter() - start, 3),
         }
+    except NotRun as exc:
+        return {
+            **base,
+            **_undecided(Verdict.NOT_RUN, str(exc)),
+            "wall_s": round(time.perf_counter() - start, 3),
+        }
+    preconditions, unmet = check_preconditions(case, ev)
+    decision = decide(
+        ev.measured,
+        claim.expect,
+        ev.null,
+        claim.null,
+        how=claim.aggregate,
+        kind=claim.kind,
+        profile=ctx.profile,
+        claim_id=case.case_id,
+        stability=not unmet,
+    )
     base.update(decision_entry(decision, claim.null_reason))
+    base["preconditions"] = preconditions
+    if unmet:
+        # The measurement stays in the entry (the report shows it) but the claim is not judged on a model that
+        # did not do what the claim presupposes.
+        base.update(
+            verdict=Verdict.UNTESTABLE.value,
+            stability=None,
+            explanation="untestable: " + "; ".join(unmet) + f" [measurement had: {decision.explanation}]",
+        )
     base["details"] = _jsonable(ev.details, f"{case.case_id}.details")
     base["notes"] = list(ev.notes)
     base["wall_s"] = round(time.perf_counter() - start, 3)
     return base
 
 
-def _untestable(reason: str) -> dict[str, Any]:
+def check_preconditions(case: ClaimCase, ev: Evidence) -> tuple[list[dict[str, Any]], list[str]]:
+    """Evaluate ``requires`` on ``ev.preconditions``: (rows for results.json, reasons of the unmet ones)."""
+    claim = case.claim
+    given = ev.preconditions or {}
+    if not isinstance(given, dict):
+        raise TypeError(f"{case.case_id}: Evidence.preconditions must be a dict, got {type(given).__name__}")
+    rows: list[dict[str, Any]] = []
+    unmet: list[str] = []
+    for req in claim.requires:
+        if req.metric not in given:
+            raise PreconditionMissing(
+                f"claim {case.case_id} requires precondition {req.metric!r} but its evidence function "
+                f"({claim.experiment}) returned only {sorted(given)}"
+            )
+        x = given[req.metric]
+        if isinstance(x, (bool, np.bool_, str, bytes)) or not isinstance(
+            x, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"{case.case_id}: precondition {req.metric!r} must be a number, got {x!r}")
+        x = float(x)
+        if not math.isfinite(x):
+            raise NonFiniteEvidence(f"{case.case_id}: precondition {req.metric!r} is non-finite ({x!r})")
+        met = req.holds(x)
+        value: Any = list(req.value) if isinstance(req.value, tuple) else req.value
+        rows.append(
+            {"metric": req.metric, "op": req.op, "value": value, "why": req.why, "measured": x, "met": met}
+        )
+        if not met:
+            unmet.append(
+                f"precondition {req.metric} {req.op} {_fmt_req(req.value)} unmet: measured {x:.4g} ({req.why})"
+            )
+    return rows, unmet
+
+
+def _fmt_req(value: float | tuple[float, float]) -> str:
+    if isinstance(value, tuple):
+        return f"[{value[0]:g}, {value[1]:g}]"
+    return f"{value:g}"
+
+
+def _undecided(verdict: Verdict, reason: str) -> dict[str, Any]:
     return {
-        "verdict": Verdict.UNTESTABLE.value,
+        "verdict": verdict.value,
         "measured": None,
         "paper_condition_met": None,
         "null": None,
         "null_condition_met": None,
         "null_satisfies_paper": None,
-        "explanation": f"untestable: {reason}",
+        "stability": None,
+        "preconditions": [],
+        "explanation": f"{verdict.value.replace('_', ' ')}: {reason}",
         "details": {},
         "notes": [],
     }
@@ -177,11 +302,14 @@ def decision_entry(decision: Decision, null_reason: str | None = None) -> dict[s
             "median": n.median,
             "q025": n.q025,
             "q975": n.q975,
+            "threshold": n.threshold,
+            "mwu_p": n.mwu_p,
             "samples": list(n.samples),
         }
     return {
         "verdict": decision.verdict.value,
-        "measured": {"value": m.value, "ci": list(m.ci), "n": m.n, "samples": list(m.samples)},
+        "stability": decision.stability,
+        "measured": {"value": m.value, "ci": list(m.ci), "se": m.se, "n": m.n, "samples": list(m.samples)},
         "paper_condition_met": decision.paper_condition_met,
         "null": null,
         "null_reason": null_reason,
@@ -260,7 +388,17 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for part in parts:
         for r in part.get("resources", []):
             resources.setdefault(r["name"], r)
+    code_versions: dict[str, str] = {}
+    for i, part in enumerate(parts):
+        for study, version in (part.get("code_versions") or {}).items():
+            if code_versions.setdefault(study, version) != version:
+                raise ValueError(
+                    f"merge_results: study {study!r} ran at code version {code_versions[study]} in one part and "
+                    f"{version} in part {i}; rerun with one version of the code"
+                )
     merged = dict(parts[0])
+    if any("code_versions" in p for p in parts):
+        merged["code_versions"] = dict(sorted(code_versions.items()))
     merged.update(
         wall_s=round(sum(float(p.get("wall_s", 0.0)) for p in parts), 1),
         resources=[resources[k] for k in sorted(resources)],

@@ -13,7 +13,7 @@ def test_list_shows_every_case(fixture_root: Path, capsys):
     out = capsys.readouterr().out
     for case in ("F1[1.0]", "F1[2.0]", "F2[1.0]", "F3[1.0]", "F4"):
         assert case in out
-    assert "5 claim cases in 1 papers" in out
+    assert "8 claim cases in 1 papers" in out
 
 
 def test_list_unknown_paper_is_an_error(fixture_root: Path, capsys):
@@ -37,7 +37,16 @@ def test_run_writes_results_and_report(fixture_root: Path, tmp_path: Path, capsy
     )
     assert code == 0, capsys.readouterr().err
     data = json.loads((out / "results.json").read_text())
-    assert {c["id"] for c in data["claims"]} == {"F1[1.0]", "F1[2.0]", "F2[1.0]", "F3[1.0]", "F4"}
+    assert {c["id"] for c in data["claims"]} == {
+        "F1[1.0]",
+        "F1[2.0]",
+        "F2[1.0]",
+        "F3[1.0]",
+        "F4",
+        "F5[1.0]",
+        "F6[1.0]",
+        "F7[1.0]",
+    }
     assert (out / "REPORT.md").exists()
     assert (
         main(

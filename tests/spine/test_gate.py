@@ -1,4 +1,8 @@
-"""Regression gate: flips fail, drift within tolerance passes, missing cases fail, --regen rewrites."""
+"""Regression gate: decisive stable flips fail, noisy flips warn, drift is judged against tolerance and seed spread,
+stale baselines and NaNs fail, missing cases fail, --regen rewrites.
+
+Several tests would fail on the old gate (any flip failed, tolerance from the run, NaN passed, no code versions).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from geomclaims.cli import main
-from geomclaims.gate import compare
+from geomclaims.gate import DRIFT_K, GateInputError, compare, tolerated_change
 
 FIXED = Path(__file__).resolve().parents[2] / "fixtures" / "spine" / "results_fixed.json"
 
@@ -53,7 +57,15 @@ def test_verdict_flip_fails(base: dict, tmp_path: Path):
     )
 
 
+def _no_se(data: dict) -> dict:
+    for e in data["claims"]:
+        if e.get("measured"):
+            e["measured"]["se"] = 0.0
+    return data
+
+
 def test_drift_inside_tolerance_passes_and_outside_fails(base: dict, tmp_path: Path):
+    base = _no_se(base)
     cur = copy.deepcopy(base)
     _entry(cur, "F1[1.0]")["measured"]["value"] += 0.049  # atol 0.05
     assert compare(cur, base).ok
@@ -117,3 +129,119 @@ def test_regen_merges_disjoint_runs(base: dict, tmp_path: Path, fixture_root: Pa
     assert [c["id"] for c in json.loads(baseline.read_text())["claims"]] == [c["id"] for c in base["claims"]]
     assert main(["gate", *parts, "--baseline", str(baseline)]) == 0
     assert main(["gate", parts[0], parts[0], "--baseline", str(baseline)]) == 2  # overlapping parts: an error
+
+
+def test_verdict_flip_between_stable_decisive_verdicts_fails(base: dict):
+    cur = copy.deepcopy(base)
+    _entry(cur, "F1[1.0]").update(verdict="trivial", stability=0.97)
+    assert _entry(base, "F1[1.0]")["stability"] >= 0.9
+    outcome = compare(cur, base)
+    assert [(r.case_id, r.problem) for r in outcome.rows] == [("F1[1.0]", "verdict")] and not outcome.warnings
+
+
+@pytest.mark.parametrize(
+    ("new_verdict", "new_stability"),
+    [("inconclusive", 0.6), ("trivial", 0.7)],
+    ids=["into-inconclusive", "unstable"],
+)
+def test_noisy_flip_is_a_warning_only(base: dict, tmp_path: Path, capsys, new_verdict, new_stability):
+    """Old gate: any flip failed. A flip into inconclusive, or to an unstable verdict, is listed, rc 0."""
+    cur = copy.deepcopy(base)
+    _entry(cur, "F1[1.0]").update(verdict=new_verdict, stability=new_stability)
+    outcome = compare(cur, base)
+    assert outcome.ok and [(w.case_id, w.problem) for w in outcome.warnings] == [("F1[1.0]", "verdict")]
+    rc = main(
+        [
+            "gate",
+            str(_write(tmp_path, "cur.json", cur)),
+            "--baseline",
+            str(_write(tmp_path, "base.json", base)),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0 and "gate OK" in out and "warnings" in out and "F1[1.0]" in out
+
+
+def test_tolerated_change_rule():
+    assert tolerated_change("replicated", "replicated", 0.1, 0.1) is None
+    assert tolerated_change("replicated", "trivial", 0.95, 0.9) is None
+    assert tolerated_change("replicated", "trivial", 0.95, 0.89)
+    assert tolerated_change("inconclusive", "replicated", 1.0, 1.0)
+    assert (
+        tolerated_change("replicated", "not_replicated", None, None) is None
+    )  # expected vs actual, decisive
+    assert (
+        tolerated_change("replicated", "untestable", 1.0, None) is None
+    )  # a model that stopped learning fails
+
+
+def test_stale_baseline_fails_naming_the_study(base: dict, capsys, tmp_path: Path):
+    cur = copy.deepcopy(base)
+    cur["code_versions"] = {"fixture": "ffffffffffffffff"}
+    outcome = compare(cur, base)
+    assert [(r.case_id, r.problem) for r in outcome.rows] == [("study fixture", "stale-baseline")]
+    assert "geomclaims run --profile ci --paper fixture" in outcome.rows[0].allowed
+    rc = main(
+        [
+            "gate",
+            str(_write(tmp_path, "cur.json", cur)),
+            "--baseline",
+            str(_write(tmp_path, "base.json", base)),
+        ]
+    )
+    assert rc == 1 and "study fixture" in capsys.readouterr().out
+
+
+def test_baseline_without_code_versions_fails(base: dict):
+    old = copy.deepcopy(base)
+    del old["code_versions"]
+    outcome = compare(copy.deepcopy(base), old)
+    assert [r.problem for r in outcome.rows] == ["stale-baseline"]
+    assert "predates code versions" in outcome.rows[0].allowed
+
+
+@pytest.mark.parametrize("side", ["baseline", "current"])
+@pytest.mark.parametrize("bad", [float("nan"), None, float("inf")], ids=["nan", "null", "inf"])
+def test_non_finite_measured_value_is_an_error(base: dict, tmp_path: Path, capsys, side, bad):
+    """Old gate: a results file whose first case has measured value NaN passed, rc 0."""
+    broken = copy.deepcopy(base)
+    broken["claims"][0]["measured"]["value"] = bad
+    cur, old = (broken, base) if side == "current" else (base, broken)
+    with pytest.raises(GateInputError, match="non-finite or missing"):
+        compare(cur, old)
+    rc = main(
+        ["gate", str(_write(tmp_path, "cur.json", cur)), "--baseline", str(_write(tmp_path, "b.json", old))]
+    )
+    assert rc == 2 and "non-finite" in capsys.readouterr().err
+
+
+def test_tolerance_comes_from_the_baseline(base: dict):
+    """Old gate: the run's own tolerance was used, so `atol: 1000` in the run let value + 100 pass."""
+    base = _no_se(base)
+    cur = copy.deepcopy(base)
+    _entry(cur, "F1[1.0]")["measured"]["value"] += 100.0
+    _entry(cur, "F1[1.0]")["tolerance"] = {"atol": 1000.0}
+    assert [(r.case_id, r.problem) for r in compare(cur, base).rows] == [("F1[1.0]", "drift")]
+    loose = copy.deepcopy(base)
+    _entry(loose, "F1[1.0]")["tolerance"] = {"atol": 1000.0}
+    assert compare(cur, loose).ok
+
+
+def test_drift_is_judged_against_the_seed_spread(base: dict):
+    base = _no_se(base)
+    cur = copy.deepcopy(base)
+    _entry(base, "F1[1.0]")["measured"]["se"] = 0.03
+    _entry(cur, "F1[1.0]")["measured"]["se"] = 0.04
+    allowed = DRIFT_K * 0.05  # 3 * hypot(0.03, 0.04) = 0.15 > atol 0.05
+    _entry(cur, "F1[1.0]")["measured"]["value"] += allowed - 0.001
+    assert compare(cur, base).ok
+    _entry(cur, "F1[1.0]")["measured"]["value"] += 0.002
+    assert [r.problem for r in compare(cur, base).rows] == ["drift"]
+
+
+def test_complete_paper_missing_case_fails_even_with_only_current(base: dict):
+    cur = copy.deepcopy(base)
+    cur["claims"] = [c for c in cur["claims"] if c["id"] != "F2[1.0]"]
+    assert compare(cur, base, only_current=True).ok
+    outcome = compare(cur, base, only_current=True, complete_papers={"fixture_paper"})
+    assert [(r.case_id, r.problem) for r in outcome.rows] == [("F2[1.0]", "missing-in-run")]

@@ -42,3 +42,44 @@ def test_report_is_deterministic(fixture_root: Path, tmp_path: Path):
     assert (tmp_path / "a" / "figures" / "summary_verdicts.png").read_bytes() == (
         tmp_path / "b" / "figures" / "summary_verdicts.png"
     ).read_bytes()
+
+
+def test_report_counts_claims_and_cases_and_shows_stability_kind_preconditions(
+    fixture_root: Path, tmp_path: Path
+):
+    text = render_report(fixture_root / "results_fixed.json", tmp_path, fixture_root / "claims").read_text()
+    assert "**Claims**" in text and "**Claim cases**" in text
+    assert "| stability" in text and "| kind" in text and "preconditions (required: measured)" in text
+    assert "sample_sd >= 5: 0.965 ✗" in text and "sample_sd between [0.8, 1.2]: 0.965 ✓" in text
+    assert "☑️ verified" in text
+
+
+def test_claim_groups_count_a_shared_measurement_once_and_spell_out_mixes():
+    from geomclaims.report import claim_summary_rows, group_verdict
+
+    def e(cid, verdict, same=None, kind="paper", case=""):
+        return {
+            "id": cid + case,
+            "claim_id": cid,
+            "paper": "p",
+            "verdict": verdict,
+            "same_measurement_as": same,
+            "kind": kind,
+        }
+
+    claims = [
+        e("A", "replicated", case="[1]"),
+        e("A", "replicated", case="[2]"),
+        e("A", "trivial", case="[3]"),
+        e("B", "replicated", same="A", case="[1]"),
+        e("C", "not_run"),
+        e("D", "replicated", kind="extension"),
+        e("V", "verified", kind="verified"),
+    ]
+    rows, mixed = claim_summary_rows(claims)
+    by_kind = {r[1]: r for r in rows}
+    # paper: group {A, B} (mixed) + C (not_run) = 2 claims; extension and verified counted apart.
+    assert by_kind["paper"][2] == 2 and by_kind["paper"][-1] == 1
+    assert by_kind["extension"][2] == 1 and by_kind["verified"][2] == 1
+    assert mixed == ["- `p` **A + B** (paper): 3 replicated / 1 trivial"]
+    assert group_verdict([e("X", "trivial"), e("X", "trivial")]) == "trivial"
