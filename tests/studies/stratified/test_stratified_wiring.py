@@ -100,3 +100,76 @@ def test_touching_line_disk_ball_pieces_meet_and_have_dims_1_2_3() -> None:
     assert gap(line, disk) < 0.1 and gap(disk, ball) < 0.3
     with pytest.raises(ValueError, match="noise"):
         touching_line_disk_ball(10, 12, seed=0, noise=-1.0)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# evidence functions with a fake ctx.run: which null, which sign
+# ------------------------------------------------------------------------------------------------------------
+
+
+class _FakeCtx:
+    """Stands in for RunContext: ``run`` returns a small synthetic result chosen by (model, seed)."""
+
+    def __init__(self, profile: str, results: dict[str, dict[str, Any]]) -> None:
+        self.profile = profile
+        self.settings = SETTINGS[profile]
+        self.device = "cpu"
+        self._results = results
+
+    def run(self, name: str, config: dict[str, Any], seed: int, fn: Any) -> dict[str, Any]:
+        base = self._results[config["model"]]
+        return {k: (v[seed] if isinstance(v, list) else v) for k, v in base.items()}
+
+
+def _case(claim_id: str, **params: Any) -> Any:
+    from geomclaims.claims import ClaimCase, load_claims
+
+    paper = load_claims("claims/stratified_manifolds.yaml")
+    claim = next(c for c in paper.claims if c.id == claim_id)
+    return ClaimCase(claim=claim, params=params)
+
+
+def _strata_result(nmi: float, entropy: float) -> dict[str, Any]:
+    return {
+        "nmi": [nmi + 0.001 * s for s in range(5)],
+        "entropy": [entropy] * 5,
+        "untrained_entropy": np.array([0.9]),
+    }
+
+
+def test_model_size_sign_is_large_minus_small_for_nmi_and_small_minus_large_for_entropy() -> None:
+    ctx = _FakeCtx("ci", {"minilm-l6": _strata_result(0.2, 0.8), "mpnet-base": _strata_result(0.5, 0.6)})
+    ev = ex.model_size_evidence(
+        _case("S6-size-separation-encoders-code", pair="minilm-l6>mpnet-base", method="released-code"), ctx
+    )
+    np.testing.assert_allclose(ev.measured, 0.3)  # larger (MPNet) minus smaller: separation rises
+    ev = ex.model_size_evidence(
+        _case("S7-size-concentration-encoders-code", pair="minilm-l6>mpnet-base", method="released-code"), ctx
+    )
+    np.testing.assert_allclose(ev.measured, 0.2)  # smaller minus larger entropy: concentration rises
+
+
+def test_qwen_pair_is_a_budget_deferral_in_ci() -> None:
+    from geomclaims.registry import NotRun
+
+    ctx = _FakeCtx("ci", {})
+    pair = "qwen2.5-coder-0.5b>qwen2.5-coder-1.5b"
+    with pytest.raises(NotRun, match="full profile"):
+        ex.model_size_evidence(_case("S6-size-separation-qwen-code", pair=pair, method="released-code"), ctx)
+
+
+def test_strata_evidence_picks_the_claims_null() -> None:
+    r = {
+        "ws_spread": [1.0] * 5,
+        "rp_ws_spread": [np.array([0.1, 0.2])] * 5,
+        "untrained_ws_spread": [np.array([5.0, 6.0])] * 5,
+        "source_names": "a,b",
+    }
+    r.update({k: [np.zeros(5)] * 5 for k in ("sizes", "dims", "ws", "twonn", "mle")})
+    ctx = _FakeCtx("ci", {"minilm-l6": r})
+    rp = ex.strata_evidence(_case("S4-sparsity-spread-code", model="minilm-l6", method="released-code"), ctx)
+    un = ex.strata_evidence(
+        _case("S4-sparsity-spread-vs-untrained-code", model="minilm-l6", method="released-code"), ctx
+    )
+    assert sorted(np.asarray(rp.null).tolist()) == [0.1] * 5 + [0.2] * 5
+    assert sorted(np.asarray(un.null).tolist()) == [5.0] * 5 + [6.0] * 5

@@ -21,7 +21,9 @@ QWEN_PAIR = "qwen2.5-coder-0.5b>qwen2.5-coder-1.5b"
 PAIRS: dict[str, list[str]] = {p: p.split(">") for p in (ENCODER_PAIR, QWEN_PAIR)}
 for _pair in PAIRS.values():
     if not set(_pair) <= set(MODEL_NAMES):
-        raise ValueError(f"stratified profiles: pair {_pair} names a model not in resources.models.MODEL_NAMES")
+        raise ValueError(
+            f"stratified profiles: pair {_pair} names a model not in resources.models.MODEL_NAMES"
+        )
 
 PAPER_MOE: dict[str, Any] = {
     "n_atoms": 32,
