@@ -5,7 +5,12 @@ Experiments (pure functions of (config, seed), cached by ``ctx.run``):
 * ``strata``   one model x one method x one seed: train the MoE, form 5 strata, Tables 1-2, and the controls that
                reuse the same points (random partitions, label permutations, fresh untrained gates).
 * ``gaussian`` the same pipeline on a single Gaussian cloud with the embeddings' size, mean and spectrum (S3).
-* ``ldb``      the pipeline on the line/disk/ball set with known dimensions 1/2/3 (S1, S2 on the trained MoE; S9).
+* ``ldb``      the pipeline on a line/disk/ball set with known dimensions 1/2/3 (S1, S2 on the trained MoE; S9):
+               ``separated`` pieces with k = 3 (estimator check) or ``touching`` pieces with small noise and the
+               paper's k = 5 (the recipe itself); see ``ldb_spec``.
+
+Table 2 (S4) weighs every point's expert sparsities by its soft gate probabilities for both methods, as the released
+script does; the released MoE's one-hot mixing weights are used only inside the MoE.
 
 Methods: ``text`` (paper Sec. 4: trained MoE, strata = KMeans(5) of the gate probabilities, dimensions in the
 embedding space) and ``released-code`` (strata = KMeans(5) on PCA-64 of the raw embeddings, dimensions in that
