@@ -16,6 +16,7 @@ __all__ = [
     "sphere",
     "stratified_union",
     "swiss_roll",
+    "touching_line_disk_ball",
 ]
 
 
@@ -99,3 +100,32 @@ def stratified_union(
         parts.append((coords + centre) @ frame[:, 3 * s : 3 * s + 3].T)
     labels = np.repeat(np.arange(3), n_per_stratum)
     return np.vstack(parts), labels, (1, 2, 3)
+
+
+def touching_line_disk_ball(
+    n_per_stratum: int, ambient_dim: int, seed: int, noise: float = 0.01
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """A line piercing a disk that touches a ball (dims 1/2/3), in one 3-dim subspace, plus small isotropic noise.
+
+    In 3-d coordinates: the unit disk in the plane ``z = 0`` centred at the origin; the segment ``{(0, 0, z): |z| <=
+    1}`` through the disk's centre (it pierces the disk); the unit ball centred at ``(2, 0, 0)``, touching the disk's
+    rim at ``(1, 0, 0)``. Unlike :func:`stratified_union` the pieces meet, so neighbourhoods near the junctions mix
+    strata: the geometry of a stratified space proper. Gaussian noise of s.d. ``noise`` is added in all
+    ``ambient_dim`` coordinates. Returns ``(X, labels, coords3, dims)``: labels 0/1/2 (line/disk/ball), the
+    noiseless 3-d coordinates (for figures) and ``dims = (1, 2, 3)``.
+    """
+    if ambient_dim < 3:
+        raise ValueError(f"ambient_dim: must be >= 3, got {ambient_dim}")
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise: must be a finite number >= 0, got {noise}")
+    rng = np.random.default_rng(seed)
+    line = np.zeros((n_per_stratum, 3))
+    line[:, 2] = rng.uniform(-1.0, 1.0, size=n_per_stratum)
+    disk = np.zeros((n_per_stratum, 3))
+    disk[:, :2] = _ball(n_per_stratum, 2, rng)
+    ball = _ball(n_per_stratum, 3, rng) + np.array([2.0, 0.0, 0.0])
+    coords = np.vstack([line, disk, ball])
+    frame, _ = np.linalg.qr(rng.standard_normal((ambient_dim, 3)))
+    X = coords @ frame.T + noise * rng.standard_normal((coords.shape[0], ambient_dim))
+    labels = np.repeat(np.arange(3), n_per_stratum)
+    return X, labels, coords, (1, 2, 3)

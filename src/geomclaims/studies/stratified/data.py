@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geomclaims.metrics.synthetic import affine_subspace, stratified_union
+from geomclaims.metrics.synthetic import affine_subspace, stratified_union, touching_line_disk_ball
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,26 @@ def load_corpus(cfg: dict, device: str = "cpu") -> Corpus:
     raise ValueError(f"unknown data kind {cfg['data']!r}")
 
 
-def line_disk_ball(n_per_stratum: int, ambient_dim: int, data_seed: int) -> Corpus:
-    """Known-truth stratified set (metrics.synthetic.stratified_union): strata of dimension 1, 2, 3."""
-    X, labels, _dims = stratified_union(n_per_stratum, ambient_dim, data_seed)
+LDB_GEOMETRIES = ("separated", "touching")
+
+
+def line_disk_ball(
+    n_per_stratum: int, ambient_dim: int, data_seed: int, geometry: str = "separated", noise: float = 0.0
+) -> Corpus:
+    """Known-truth set with strata of dimension 1, 2, 3 (line, disk, ball).
+
+    ``separated``: ``metrics.synthetic.stratified_union`` (pieces 10 units apart, no noise; ``noise`` must be 0).
+    ``touching``: ``metrics.synthetic.touching_line_disk_ball`` (a line piercing a disk that touches a ball, with
+    isotropic noise of s.d. ``noise``).
+    """
+    if geometry == "separated":
+        if noise != 0:
+            raise ValueError(f"noise: the separated line/disk/ball set is noiseless, got {noise}")
+        X, labels, _dims = stratified_union(n_per_stratum, ambient_dim, data_seed)
+    elif geometry == "touching":
+        X, labels, _coords, _dims = touching_line_disk_ball(n_per_stratum, ambient_dim, data_seed, noise)
+    else:
+        raise ValueError(
+            f"geometry: unknown line/disk/ball geometry {geometry!r}; use one of {LDB_GEOMETRIES}"
+        )
     return Corpus(X=X, source=labels, label=labels, source_names=("line", "disk", "ball"))
