@@ -25,6 +25,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(SPINE_FIXTURES / "claims" / "fixture.yaml", root / "claims" / "fixture.yaml")
     monkeypatch.setenv("GEOMCLAIMS_ROOT", str(root))
     monkeypatch.setenv("GEOMCLAIMS_CACHE", str(tmp_path / "cache"))
+    # .ci/run points the results store elsewhere; these tests own their cache, results store included.
+    monkeypatch.delenv("GEOMCLAIMS_RESULTS_CACHE", raising=False)
     monkeypatch.delenv("GEOMCLAIMS_OFFLINE", raising=False)
     monkeypatch.syspath_prepend(str(SPINE_FIXTURES))
     monkeypatch.syspath_prepend(str(FAULTS_FIXTURES))
