@@ -75,7 +75,8 @@ def test_cache_write_failure_records_the_error_and_stops(project: Path, monkeypa
     def fail(self, key, result, prov):
         raise OSError(code, text, str(self.path(key)))
 
-    monkeypatch.setattr(Store, "save", fail)
+    # Every cache write (Store.save and get_or_compute under its lock) goes through _save_unlocked.
+    monkeypatch.setattr(Store, "_save_unlocked", fail)
     write_claims(project / "claims", "faults", "faults_paper", [claim(id="C1", experiment="faults/cached")])
     assert _run(project) == 1
     err = capsys.readouterr().err
