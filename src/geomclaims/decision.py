@@ -370,7 +370,7 @@ def decide(
         null=null_summary,
         null_condition_met=None if nrows is None else bool(nrows.beats[0]),
         null_satisfies_paper=None if nrows is None else bool(nrows.satisfies[0]),
-        explanation=_explain(verdict, measured, expect, rule, nrows, how),
+        explanation=_explain(verdict, measured, expect, rule, nrows, how, 0 if null_arr is None else null_arr.size),
         stability=stab,
         decisively_not_better=None if nrows is None else bool(nrows.decisively_not[0]),
     )
@@ -413,8 +413,25 @@ def _stability(
 # ----------------------------------------------------------------------------------------------------------
 
 
+def smallest_mwu_p(n_measured: int, n_null: int) -> float:
+    """Smallest one-sided p the exact Mann-Whitney test can give for these sample sizes (no ties): 1 / C(n+m, n).
+
+    3 seeds against 3 null runs give 0.05, so such a comparison can never reach p < ``MWU_ALPHA``: the verdict is
+    ``inconclusive`` by budget, and the explanation says so instead of hiding it.
+    """
+    from math import comb
+
+    return 1.0 / comb(n_measured + n_null, n_measured)
+
+
 def _explain(
-    verdict: Verdict, m: Summary, expect: Expect, rule: NullSpec | None, nrows: _Null | None, how: str
+    verdict: Verdict,
+    m: Summary,
+    expect: Expect,
+    rule: NullSpec | None,
+    nrows: _Null | None,
+    how: str,
+    n_null: int = 0,
 ) -> str:
     agg = {"median_over_seeds": "median", "mean_over_seeds": "mean", "single": "single value"}[how]
     ci = f"{agg} {m.value:.4g}, 95% CI [{m.ci[0]:.4g}, {m.ci[1]:.4g}], n={m.n}"
@@ -443,9 +460,15 @@ def _explain(
             f"trivial: the whole CI meets {cond} ({ci}) but lies decisively on the null's side "
             f"('{rule.name}': {null_txt})"
         )
+    budget = ""
+    if n_null and smallest_mwu_p(m.n, n_null) >= MWU_ALPHA:
+        budget = (
+            f"; with {m.n} seeds against {n_null} null samples the rank test cannot reach p < {MWU_ALPHA:g} "
+            f"(smallest possible p {smallest_mwu_p(m.n, n_null):.3g}): more seeds or null runs are needed"
+        )
     return (
         f"inconclusive: the whole CI meets {cond} ({ci}) but the comparison with the null '{rule.name}' is within "
-        f"uncertainty ({null_txt})"
+        f"uncertainty ({null_txt}){budget}"
     )
 
 

@@ -269,3 +269,20 @@ def test_stability_is_low_for_a_knife_edge_and_high_for_a_clear_case():
     edge = decide([-0.3, 0.05, 0.1, 0.2, 0.6], Expect(">", 0.0), None, None)
     assert clear.verdict is Verdict.REPLICATED and clear.stability == 1.0
     assert edge.stability < 0.9
+
+
+def test_a_null_too_small_for_the_rank_test_is_named_as_a_budget_limit():
+    """3 seeds vs 3 null runs: the exact one-sided Mann-Whitney p is at least 1/C(6,3) = 0.05, never < 0.05."""
+    from geomclaims.decision import MWU_ALPHA, smallest_mwu_p
+
+    assert smallest_mwu_p(3, 3) == pytest.approx(0.05)
+    assert smallest_mwu_p(4, 4) < MWU_ALPHA
+    d = decide(
+        [0.97, 0.975, 0.98],
+        Expect(op=">=", value=0.5),
+        [0.0, 0.01, -0.01],
+        NullSpec(name="shuffled", rule="above_quantile", q=0.95),
+        profile="ci",
+    )
+    assert d.verdict == Verdict.INCONCLUSIVE
+    assert "cannot reach p < 0.05" in d.explanation
