@@ -188,16 +188,8 @@ def _scatter(
             colourings.append(("strata (released code)", code_by_model[d["model"]]["details"]["pca3_strata"]))
         for j, (title, colour) in enumerate(colourings):
             ax = fig.add_subplot(len(rows), 3, 3 * i + j + 1, projection="3d")
-            ax.scatter(
-                xyz[:, 0], xyz[:, 1], xyz[:, 2], c=np.asarray(colour), cmap="tab10", s=4, vmin=0, vmax=9
-            )
-            ax.set_title(f"{d['model']}: {title}", fontsize=7)
-            ax.tick_params(labelsize=5)
-    fig.tight_layout()
-    path = fig_dir / "stratified_pca3.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return f"![3-D PCA scatter](figures/{path.name})"
+            _scatter3d(ax, xyz, colour, f"{d['model']}: {title}")
+    return _save_3d(fig, fig_dir / "stratified_pca3.png", "3-D PCA scatter")
 
 
 def _size_table(entries: list[dict[str, Any]]) -> str:
@@ -267,14 +259,24 @@ def _ldb_scatter(entries: list[dict[str, Any]], fig_dir: Path) -> str | None:
     for j, (title, colour, d) in enumerate(panels):
         xyz = np.asarray(d["pca3"])
         ax = fig.add_subplot(1, len(panels), j + 1, projection="3d")
-        ax.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], c=np.asarray(colour), cmap="tab10", s=4, vmin=0, vmax=9)
-        ax.set_title(title, fontsize=7)
-        ax.tick_params(labelsize=5)
+        _scatter3d(ax, xyz, colour, title)
+    return _save_3d(fig, fig_dir / "stratified_ldb_touching.png", "touching line/disk/ball")
+
+
+def _scatter3d(ax: Any, xyz: np.ndarray, colour: Any, title: str) -> None:
+    """One 3-D panel coloured by integer labels (source or stratum) on a fixed 10-colour scale."""
+    ax.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], c=np.asarray(colour), cmap="tab10", s=4, vmin=0, vmax=9)
+    ax.set_title(title, fontsize=7)
+    ax.tick_params(labelsize=5)
+
+
+def _save_3d(fig: Any, path: Path, alt: str) -> str:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
-    path = fig_dir / "stratified_ldb_touching.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return f"![touching line/disk/ball](figures/{path.name})"
+    return f"![{alt}](figures/{path.name})"
 
 
 @report_section("stratified")
