@@ -370,7 +370,9 @@ def decide(
         null=null_summary,
         null_condition_met=None if nrows is None else bool(nrows.beats[0]),
         null_satisfies_paper=None if nrows is None else bool(nrows.satisfies[0]),
-        explanation=_explain(verdict, measured, expect, rule, nrows, how, 0 if null_arr is None else null_arr.size),
+        explanation=_explain(
+            verdict, measured, expect, rule, nrows, how, 0 if null_arr is None else null_arr.size
+        ),
         stability=stab,
         decisively_not_better=None if nrows is None else bool(nrows.decisively_not[0]),
     )
