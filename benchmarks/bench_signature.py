@@ -27,9 +27,7 @@ def main() -> None:
     for lr in args.lrs:
         steps_per_epoch = paper["n_samples"] // paper["batch"]
         epochs = max(1, round(budget / lr / steps_per_epoch))
-        cfg = train.toy_config(
-            "fast", [args.seed], shuffled_seeds=[], lr=lr, epochs=epochs, init_convention=args.init
-        )
+        cfg = train.toy_config("fast", ("true",), lr=lr, epochs=epochs, init_convention=args.init)
         t0 = time.perf_counter()
         res = train.train_toy(cfg, args.seed)
         members = [f"{a}_{t}" for t, a in zip(res["members"]["task"], res["members"]["arch"], strict=True)]

@@ -1,7 +1,7 @@
 """Signature study: cost of the ci profile's training, measured (not a test; run by hand).
 
-Times ``--steps`` steps of the ``ci`` toy schedule with the ci profile's members (true- and shuffled-label seeds
-batched together) and one ci LM run, then extrapolates to the whole ci profile:
+Times ``--steps`` steps of one seed's ``ci`` toy job (true- and shuffled-label members of that seed batched
+together; the profile runs one such job per seed) and one ci LM run, then extrapolates to the whole ci profile:
 
     .venv/bin/python benchmarks/bench_signature_ci_cost.py --steps 100
 
@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from geomclaims.studies.signature import lm, profiles, train
+from geomclaims.studies.signature import experiment, lm, profiles, train
 
 
 def main() -> None:
@@ -29,18 +29,13 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     s = profiles.SETTINGS["ci"]
-    cfg = train.toy_config(
-        s["toy_schedule"],
-        s["seeds"],
-        shuffled_seeds=s["shuffled_seeds"],
-        max_steps=args.steps,
-        evaluate=False,
-    )
+    cfg = train.toy_config(s["toy_schedule"], max_steps=args.steps, evaluate=False)
     res = train.train_toy(cfg, s["seeds"][0])
+    jobs = len(experiment.toy_seeds(s))
     members = len(res["members"]["seed"])
     sched = train.SCHEDULES[s["toy_schedule"]]
     total = sched["epochs"] * sched["n_samples"] // sched["batch"]
-    toy_s = float(res["seconds_per_step"]) * total
+    toy_s = float(res["seconds_per_step"]) * total * jobs
     t0 = time.perf_counter()
     lm.train_lm(lm.lm_config(s["lm"]["scale"], args.lm_corpus, "qwen2"), 0)
     lm_one = time.perf_counter() - t0
@@ -48,7 +43,8 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "toy_members": members,
+                "toy_members_per_job": members,
+                "toy_jobs": jobs,
                 "toy_s_per_step": round(float(res["seconds_per_step"]), 4),
                 "toy_steps": total,
                 "toy_cpu_min": round(toy_s / 60, 1),

@@ -76,7 +76,7 @@ def test_vocab_mask_excludes_padded_outputs():
 
 def test_smoke_training_run_and_full_gradient():
     cfg = train.toy_config(
-        "smoke", [0], shuffled_seeds=[], d=16, n_checkpoints=6, epochs=1, n_samples=2000, tasks=["f_add"]
+        "smoke", ("true",), d=16, n_checkpoints=6, epochs=1, n_samples=2000, tasks=["f_add"]
     )
     res = train.train_toy(cfg, 0)
     assert res["r_order"].shape[0] == 2  # lin and ffn
@@ -108,8 +108,7 @@ def test_corollary1_prediction_matches_the_gradient_at_tiny_init():
     """At a small init the softmax is ~uniform and Corollary 1's leading terms give the gradient direction."""
     cfg = train.toy_config(
         "smoke",
-        [0],
-        shuffled_seeds=[],
+        ("true",),
         d=32,
         tasks=["f_add"],
         archs=["lin"],
@@ -125,3 +124,54 @@ def test_corollary1_prediction_matches_the_gradient_at_tiny_init():
     )
     g = res["grad"]["WE_anchor"][0, 0].astype(float)
     assert np.mean(np.diag(cosine_matrix(g, pred))) > 0.95
+
+
+def _flat_smoke_run(seed: int, labels: tuple[str, ...] = ("true", "shuffled")) -> dict:
+    """A tiny per-seed toy job, flattened like a store round trip (``"a/b"`` keys and ``__meta__``)."""
+    from geomclaims.store import flatten
+
+    cfg = train.toy_config("smoke", labels, d=8, n_checkpoints=4, epochs=1, n_samples=1000, tasks=["f_add"])
+    return {**flatten(train.train_toy(cfg, seed)), "__meta__": {"config": cfg}}
+
+
+def test_merge_member_runs_concatenates_seeds_and_reindexes_gradient_members():
+    a, b = _flat_smoke_run(0), _flat_smoke_run(1)
+    merged = train.merge_member_runs([a, b])
+    m_a = len(a["members/seed"])
+    assert merged["members/seed"].tolist() == a["members/seed"].tolist() + b["members/seed"].tolist()
+    np.testing.assert_array_equal(merged["r_order"][m_a:], b["r_order"])
+    np.testing.assert_array_equal(merged["grad/WU_label"][:, m_a:], b["grad/WU_label"])
+    # gradient rows are for true-label members only; their indices must point at seed 1's members after the merge
+    idx = merged["grad/members"]
+    assert idx.tolist() == a["grad/members"].tolist() + (b["grad/members"] + m_a).tolist()
+    assert set(merged["members/labels"][idx]) == {"true"}
+    assert merged["members/seed"][idx].tolist() == [0] * len(a["grad/members"]) + [1] * len(b["grad/members"])
+    np.testing.assert_array_equal(merged["grad/WE_anchor"][:, len(a["grad/members"]) :], b["grad/WE_anchor"])
+    # the experiment's member selection reads the merged run by seed
+    sel = experiment.select(merged, "f_add", "lin", "shuffled")
+    assert merged["members/seed"][sel].tolist() == [0, 1]
+    assert merged["train_seconds"] == pytest.approx(float(a["train_seconds"]) + float(b["train_seconds"]))
+
+
+def test_merge_member_runs_refuses_unknown_keys_and_inconsistent_parts():
+    a, b = _flat_smoke_run(0), _flat_smoke_run(1)
+    with pytest.raises(KeyError, match="new_field"):
+        train.merge_member_runs([{**a, "new_field": 1}, {**b, "new_field": 1}])
+    with pytest.raises(ValueError, match="total_steps"):
+        train.merge_member_runs([a, {**b, "total_steps": 7}])
+    with pytest.raises(ValueError, match="keys"):
+        train.merge_member_runs([a, {k: v for k, v in b.items() if k != "acc_init"}])
+    with pytest.raises(ValueError, match="no results"):
+        train.merge_member_runs([])
+
+
+def test_a_seed_job_is_a_function_of_its_seed_and_config_only():
+    """The config holds no seed list, so seed 1's job is the same whichever profile lists it (--seed-offset safe)."""
+    assert not any("seed" in k for k in train.toy_config("ci"))
+    alone = _flat_smoke_run(1, ("true",))
+    again = _flat_smoke_run(1, ("true",))
+    other = _flat_smoke_run(2, ("true",))
+    np.testing.assert_array_equal(alone["WE_anchor/final"], again["WE_anchor/final"])
+    assert not np.array_equal(alone["WE_anchor/final"], other["WE_anchor/final"])
+    with pytest.raises(ValueError, match="labels"):
+        train.toy_config("smoke", ("real",))

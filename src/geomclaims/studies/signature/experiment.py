@@ -33,34 +33,50 @@ ORDER_THRESHOLD = -0.5  # P4: "ordered" = R_order at or below this (half-way to 
 # --------------------------------------------------------------------------------------------------------------
 
 
+def toy_seeds(settings: dict[str, Any]) -> list[int]:
+    """Seeds with a toy job: the true-label seeds, then shuffled-label seeds not among them (profile order)."""
+    seeds = [int(s) for s in settings["seeds"]]
+    return seeds + [int(s) for s in settings["shuffled_seeds"] if int(s) not in seeds]
+
+
+def _toy_labels(settings: dict[str, Any], seed: int) -> tuple[str, ...]:
+    modes = [m for m, key in (("true", "seeds"), ("shuffled", "shuffled_seeds")) if seed in settings[key]]
+    return tuple(modes)
+
+
 def toy_run(ctx: RunContext) -> dict[str, Any]:
+    """Every toy member of the profile: one job per seed (see ``train.toy_config``), merged in seed order."""
     s = ctx.settings
-    cfg = train.toy_config(
-        s["toy_schedule"],
-        s["seeds"],
-        shuffled_seeds=s["shuffled_seeds"],
-        device=ctx.device,
-        **s["toy_overrides"],
-    )
-    return ctx.run("toy", cfg, int(s["seeds"][0]), train.train_toy)
+    parts = []
+    for seed in toy_seeds(s):
+        cfg = train.toy_config(
+            s["toy_schedule"], _toy_labels(s, seed), device=ctx.device, **s["toy_overrides"]
+        )
+        parts.append(ctx.run("toy", cfg, seed, train.train_toy))
+    return train.merge_member_runs(parts)
 
 
 def toy_cost(ctx: RunContext) -> dict[str, float]:
-    """Measured seconds per step of the paper schedule (same members, ``cost_steps`` steps), extrapolated."""
+    """Measured seconds per step of the paper schedule (one seed's members, ``cost_steps`` steps), extrapolated to
+    every seed job of the profile."""
     s = ctx.settings
+    seed = toy_seeds(s)[0]
     cfg = train.toy_config(
         "paper",
-        s["seeds"],
-        shuffled_seeds=s["shuffled_seeds"],
+        _toy_labels(s, seed),
         device=ctx.device,
         max_steps=int(s["cost_steps"]),
         n_checkpoints=4,
         evaluate=False,
     )
-    res = ctx.run("toy_cost", cfg, int(s["seeds"][0]), train.train_toy)
+    res = ctx.run("toy_cost", cfg, seed, train.train_toy)
     paper = train.SCHEDULES["paper"]
     paper_steps = paper["epochs"] * paper["n_samples"] // paper["batch"]
-    return {"paper_s_per_step": float(res["seconds_per_step"]), "paper_steps": paper_steps}
+    return {
+        "paper_s_per_step": float(res["seconds_per_step"]),
+        "paper_steps": paper_steps,
+        "jobs": len(toy_seeds(s)),
+    }
 
 
 def select(res: dict[str, Any], task: str, arch: str, labels: str = "true") -> np.ndarray:
@@ -181,7 +197,8 @@ def _accuracy(case: ClaimCase, ctx: RunContext, res: dict[str, Any]) -> Evidence
             "schedule_s_per_step": float(res["seconds_per_step"]),
             "paper_s_per_step": cost["paper_s_per_step"],
             "paper_steps": int(cost["paper_steps"]),
-            "paper_extrapolated_s": round(cost["paper_s_per_step"] * cost["paper_steps"], 0),
+            "paper_jobs": int(cost["jobs"]),  # one job per seed, each timed per step like the schedule's
+            "paper_extrapolated_s": round(cost["paper_s_per_step"] * cost["paper_steps"] * cost["jobs"], 0),
             "members": len(res["members/seed"]),
         },
         "init_std": float(res["init_std"]),

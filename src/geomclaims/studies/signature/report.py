@@ -176,10 +176,11 @@ def _cost_lines(e: dict[str, dict[str, Any]]) -> list[str]:
         "",
         "**Schedules (toy models).** "
         f"`{s['schedule']}`: lr {s['lr']:g}, {s['epochs']} epochs x {s['n_samples'] // s['batch']} steps, "
-        f"{c['schedule_steps']} steps for {c['members']} batched members took {c['schedule_train_s']:.0f} s "
-        f"({c['schedule_s_per_step'] * 1000:.1f} ms/step). `paper` (lr 1e-5, 1000 epochs, {c['paper_steps']} steps): "
-        f"timed at {c['paper_s_per_step'] * 1000:.1f} ms/step on the same members, i.e. ~{c['paper_extrapolated_s'] / 3600:.1f} h "
-        "extrapolated. Times are wall-clock on a shared machine. "
+        f"{c['schedule_steps']} steps for {c['members']} members in {c.get('paper_jobs', 1)} per-seed jobs took "
+        f"{c['schedule_train_s']:.0f} s of job time ({c['schedule_s_per_step'] * 1000:.1f} ms/step per job). "
+        f"`paper` (lr 1e-5, 1000 epochs, {c['paper_steps']} steps): timed at {c['paper_s_per_step'] * 1000:.1f} "
+        f"ms/step per job, i.e. ~{c['paper_extrapolated_s'] / 3600:.1f} CPU-h for all jobs, extrapolated. "
+        "Times are wall-clock on a shared machine. "
         f"Init std {x['details']['init_std']:.4g} (N(0, d^-0.8) read as std).",
     ]
 
