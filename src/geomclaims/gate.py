@@ -17,6 +17,11 @@ Fails (``GateOutcome.ok`` is False, CLI exit 1) on:
   papers in ``complete_papers``: when a run covered a whole paper, a baseline case it lacks is a failure);
 * a profile mismatch.
 
+A **robustness run** (``geomclaims run --seed-offset K``; the results record ``seed_offset``) compared with a
+baseline of another seed offset is judged on verdicts only: its values come from other seeds, so drift rows are
+listed as warnings (``drift (seeds shifted)``) and only a decisive, stable verdict flip fails. That is the check
+"do the verdicts hinge on the seed list?".
+
 Non-finite or missing measured values (in entries that are not ``untestable`` / ``not_run``) in either file are an
 input error (:class:`GateInputError`), never a pass. ``regen`` rewrites the baseline explicitly; nothing else
 writes it.
@@ -59,6 +64,7 @@ class GateOutcome:
     warnings: list[GateRow] = field(default_factory=list)
     compared: int = 0
     baseline_path: str = ""
+    seeds_shifted: bool = False  # the run's seed offset differs from the baseline's: verdicts only
 
     @property
     def ok(self) -> bool:
@@ -159,6 +165,8 @@ def compare(
     base_values = {k: _measured(e, f"baseline {base_path}".strip()) for k, e in base_by_id.items()}
     outcome.rows.extend(_stale_rows(cur, base, cur["profile"]))
     complete = set(complete_papers)
+    seeds_shifted = int(cur.get("seed_offset", 0) or 0) != int(base.get("seed_offset", 0) or 0)
+    outcome.seeds_shifted = seeds_shifted
     for case_id in sorted(set(cur_by_id) | set(base_by_id)):
         new, old = cur_by_id.get(case_id), base_by_id.get(case_id)
         if new is None:
@@ -189,9 +197,9 @@ def compare(
         fixed = float(tol.get("atol", 0.0)) + float(tol.get("rtol", 0.0)) * abs(v_old[0])
         allowed = max(fixed, DRIFT_K * math.hypot(v_old[1], v_new[1]))
         if abs(v_new[0] - v_old[0]) > allowed:
-            outcome.rows.append(
-                GateRow(case_id, "drift", f"{v_old[0]:.6g}", f"{v_new[0]:.6g}", f"±{allowed:.3g}")
-            )
+            problem = "drift (seeds shifted)" if seeds_shifted else "drift"
+            row = GateRow(case_id, problem, f"{v_old[0]:.6g}", f"{v_new[0]:.6g}", f"±{allowed:.3g}")
+            (outcome.warnings if seeds_shifted else outcome.rows).append(row)
     return outcome
 
 
@@ -211,11 +219,13 @@ def format_gate(outcome: GateOutcome) -> str:
         )
 
     where = f" vs {outcome.baseline_path}" if outcome.baseline_path else ""
+    if outcome.seeds_shifted:
+        where += " (seed offset differs from the baseline's: verdicts only, drift listed as warnings)"
     warn = ""
     if outcome.warnings:
         warn = (
-            f"\n[geomclaims] gate warnings: {len(outcome.warnings)} tolerated verdict change(s) "
-            f"(inconclusive or unstable; not a failure)\n{table(outcome.warnings)}"
+            f"\n[geomclaims] gate warnings: {len(outcome.warnings)} tolerated change(s) "
+            f"(inconclusive, unstable, or values from shifted seeds; not a failure)\n{table(outcome.warnings)}"
         )
     if outcome.ok:
         return (

@@ -245,3 +245,21 @@ def test_complete_paper_missing_case_fails_even_with_only_current(base: dict):
     assert compare(cur, base, only_current=True).ok
     outcome = compare(cur, base, only_current=True, complete_papers={"fixture_paper"})
     assert [(r.case_id, r.problem) for r in outcome.rows] == [("F2[1.0]", "missing-in-run")]
+
+
+def test_seed_offset_run_is_judged_on_verdicts_only(base: dict, capsys):
+    """A --seed-offset robustness run: drift is a warning (other seeds), a decisive stable flip still fails."""
+    base = _no_se(base)
+    cur = copy.deepcopy(base)
+    cur["seed_offset"] = 100
+    _entry(cur, "F1[1.0]")["measured"]["value"] += 1.0  # far beyond atol 0.05
+    outcome = compare(cur, base)
+    assert outcome.ok and outcome.seeds_shifted
+    assert [(r.case_id, r.problem) for r in outcome.warnings] == [("F1[1.0]", "drift (seeds shifted)")]
+    # the same drift without the offset is a failure
+    same_seeds = copy.deepcopy(cur)
+    same_seeds["seed_offset"] = base.get("seed_offset", 0)
+    assert [r.problem for r in compare(same_seeds, base).rows] == ["drift"]
+    flip = copy.deepcopy(cur)
+    _entry(flip, "F3[1.0]")["verdict"] = "replicated"
+    assert [(r.case_id, r.problem) for r in compare(flip, base).rows] == [("F3[1.0]", "verdict")]
