@@ -3,6 +3,18 @@
 MoE hyper-parameters from paper S, Sec. 5: 7 experts, 32 atoms, sparsities [8..32], lr 1e-3, 100 epochs, 5 strata.
 Not given by the paper and pinned here: query dimension Q = 32, LISTA depth 3, batch 256, load-balancing weight
 0.1 (see moe.py), supervised-contrastive temperature 0.1 (released-code variant), PCA-64 (released code).
+
+Text sample: every seed draws ``n_per_source`` texts per source from a pool of ``n_pool_per_source`` (2x) embedded
+once per model (data.py), so the embedding cost is that of the pool.
+
+Cost of ``full`` (never run yet; estimate). Measured embedding throughput, one thread, max_length 128, batches of 32
+sorted by length, on this 2-core box (2026-11-29, 96 texts): MiniLM-L6 45 texts/s, MPNet-base 7.0, SmolLM2-135M
+5.1, i.e. about 1.7-1.8 ms per million non-embedding parameters per text. Scaled by non-embedding parameters
+(not fetched here, so not measured): gemma-3-270m (~0.1 B) ~0.18 s/text, Qwen2.5-Coder-0.5B (~0.36 B) ~0.65 s/text,
+Qwen2.5-Coder-1.5B (~1.3 B) ~2.4 s/text. The full pool is 6 x 1000 = 6000 texts per model: MiniLM ~2 CPU-min,
+MPNet ~14, SmolLM2 ~20, gemma ~18, Qwen-0.5B ~65, Qwen-1.5B ~240, i.e. ~6 CPU-hours of embeddings (the padding
+variant re-embeds the pools of ``padding_models``: +~36 CPU-min for the three ci models). The jobs scale with the
+texts per seed (5x ci) and the seeds: see FULL_JOB_ESTIMATE below.
 """
 
 from __future__ import annotations
@@ -101,7 +113,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "pairs": dict(PAIRS),
         "seeds": list(range(10)),
         "ldb_seeds": list(range(10)),
-        "padding_models": FULL_MODELS,
+        # The three small models only: re-embedding the Qwen pools with padding would add ~5 CPU-hours.
+        "padding_models": CI_MODELS,
     },
 }
 
