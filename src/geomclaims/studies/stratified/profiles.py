@@ -13,8 +13,15 @@ sorted by length, on this 2-core box (2026-11-29, 96 texts): MiniLM-L6 45 texts/
 (not fetched here, so not measured): gemma-3-270m (~0.1 B) ~0.18 s/text, Qwen2.5-Coder-0.5B (~0.36 B) ~0.65 s/text,
 Qwen2.5-Coder-1.5B (~1.3 B) ~2.4 s/text. The full pool is 6 x 1000 = 6000 texts per model: MiniLM ~2 CPU-min,
 MPNet ~14, SmolLM2 ~20, gemma ~18, Qwen-0.5B ~65, Qwen-1.5B ~240, i.e. ~6 CPU-hours of embeddings (the padding
-variant re-embeds the pools of ``padding_models``: +~36 CPU-min for the three ci models). The jobs scale with the
-texts per seed (5x ci) and the seeds: see FULL_JOB_ESTIMATE below.
+variant re-embeds the pools of ``padding_models``: +~40 CPU-min for the three ci models, more than the mean pooling
+because its batches follow corpus order and are padded to their longest text). The jobs (MoE, KMeans, controls)
+took ~3 CPU-min in ci (8 seeds x 600 texts, 3 models); at 5x the texts, 10 seeds and 6 models that is roughly
+40-60 CPU-min. Whole ``full`` study: ~7-8 CPU-hours, ~4 h of wall time on 2 Dask workers; the Qwen-1.5B pool alone
+is half of it (lower ``max_length`` or ``n_pool_per_source`` first if that is too much).
+
+Cost of ``ci`` (measured 2026-11-29, one worker): 594 CPU-s for all jobs with the three mean-pooled pools already
+cached, of which ~420 s is SmolLM2's padding-included pool; the three mean-pooled pools (1200 texts each) cost
+~430 CPU-s cold at the throughput above, so a cold ci run of this study is ~17 CPU-min.
 """
 
 from __future__ import annotations
