@@ -61,3 +61,48 @@ def test_archive_readers(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert archive.read_matching(sd, ("*.tex",)) == {"y-1.0/doc/a.tex": b"\\section{A}"}
     with pytest.raises(archive.ArchiveError, match="unknown archive type"):
         archive.archive_kind(tmp_path / "z.rar")
+
+
+def test_pool_hidden_mean_with_padding_averages_every_position() -> None:
+    """The released code of paper S: plain mean over the padded length (pads included), unlike ``mean``."""
+    h = torch.tensor([[[2.0], [4.0], [0.5], [0.5]]])
+    m = torch.tensor([[1, 1, 0, 0]])
+    torch.testing.assert_close(pool_hidden(h, m, "mean_with_padding"), torch.tensor([[1.75]]))
+    torch.testing.assert_close(pool_hidden(h, m, "mean"), torch.tensor([[3.0]]))
+
+
+class _CharTok:
+    """Tokenizer stand-in: a text of length L becomes L tokens of id L; pads (id 0) on the right."""
+
+    padding_side = "right"
+
+    def __call__(self, texts: list[str], **_: object) -> dict[str, list[list[int]]]:
+        return {"input_ids": [[len(t)] * len(t) for t in texts]}
+
+    def pad(self, batch: dict[str, list[list[int]]], **_: object) -> dict[str, torch.Tensor]:
+        width = max(len(e) for e in batch["input_ids"])
+        ids = torch.tensor([e + [0] * (width - len(e)) for e in batch["input_ids"]])
+        return {"input_ids": ids, "attention_mask": (ids > 0).long()}
+
+
+class _IdModel(torch.nn.Module):
+    """Hidden state of a token = its id, so a pooled value shows how much padding was averaged in."""
+
+    def forward(self, input_ids: torch.Tensor, **_: object) -> object:
+        class _Out:
+            hidden_states = (input_ids.float()[..., None],)
+
+        return _Out()
+
+
+def test_mean_with_padding_batches_in_input_order() -> None:
+    from geomclaims.resources.embeddings import embed_with
+
+    texts = ["aaaa", "b", "cc", "d"]
+    kw = {"decoder": False, "layer": -1, "batch_size": 2, "progress": False}
+    pad = embed_with(_CharTok(), _IdModel(), texts, pooling="mean_with_padding", **kw)[:, 0]
+    # Input-order batches [aaaa, b] and [cc, d]: "b" is padded to 4 positions (1/4), "d" to 2 (1/2). Length-sorted
+    # batches ([aaaa, cc], [b, d]) would leave "b" unpadded (1.0).
+    assert pad.tolist() == pytest.approx([4.0, 0.25, 2.0, 0.5])
+    mean = embed_with(_CharTok(), _IdModel(), texts, pooling="mean", **kw)[:, 0]
+    assert mean.tolist() == pytest.approx([4.0, 1.0, 2.0, 1.0])

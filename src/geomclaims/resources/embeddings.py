@@ -5,11 +5,15 @@ Conventions (DESIGN.md "mean pooling"): an embedding must not depend on what it 
 * ``mean``: attention-mask-weighted mean over tokens of ``hidden_states[layer]``. Padded positions are zeroed
   with ``masked_fill`` before summing (a fully masked query row may hold NaN under left padding).
 * ``last``: the hidden state of the last real token (works for left and right padding).
+* ``mean_with_padding``: the released code of paper S: the plain mean over ALL positions of the padded batch,
+  padding included. The embedding then depends on its batch neighbours, so this pooling batches texts in input
+  order (as the released script does) instead of by length, and its cache key includes ``batch_size``.
 * Decoders get explicit ``position_ids = cumsum(mask) - 1``, so a left-padded text sees the same rotary
   positions as when unpadded. Encoders are padded on the right and keep their own position scheme.
 * ``layer`` indexes ``hidden_states`` (0 = embeddings, -1 = last; for the decoders -1 is after the final norm).
 
-Texts are tokenized once, sorted by token length (longest first) into batches and returned in input order.
+Texts are tokenized once, sorted by token length (longest first) into batches and returned in input order
+(``mean_with_padding``: batched in input order).
 Results are cached as ``.npy`` under ``$GEOMCLAIMS_CACHE/embeddings/`` keyed by (model sha256, sha256 of the
 texts, layer, pooling, max_length); writes are atomic (temporary file + ``os.replace``).
 """
@@ -29,7 +33,7 @@ import numpy as np
 from geomclaims.paths import cache_root
 from geomclaims.resources.models import is_decoder, load_model, model_sha, resolve_device
 
-POOLINGS = ("mean", "last")
+POOLINGS = ("mean", "last", "mean_with_padding")
 _CACHE_VERSION = 1
 _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
 
@@ -45,13 +49,20 @@ def texts_sha256(texts: Sequence[str]) -> str:
 
 
 def embedding_cache_path(
-    model_name: str, texts: Sequence[str], layer: int, pooling: str, max_length: int
+    model_name: str, texts: Sequence[str], layer: int, pooling: str, max_length: int, batch_size: int = 32
 ) -> Path:
-    """Cache file for one embedding request."""
-    key = json.dumps(
-        [_CACHE_VERSION, model_sha(model_name), texts_sha256(texts), layer, pooling, max_length],
-        separators=(",", ":"),
-    )
+    """Cache file for one embedding request (``batch_size`` is part of the key only for ``mean_with_padding``)."""
+    parts: list[Any] = [
+        _CACHE_VERSION,
+        model_sha(model_name),
+        texts_sha256(texts),
+        layer,
+        pooling,
+        max_length,
+    ]
+    if pooling == "mean_with_padding":
+        parts.append(batch_size)  # the padding each text gets depends on its batch
+    key = json.dumps(parts, separators=(",", ":"))
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return cache_root() / "embeddings" / f"{model_name}-{digest}.npy"
 
@@ -76,6 +87,8 @@ def pool_hidden(hidden: Any, mask: Any, pooling: str) -> Any:
     if pooling == "mean":
         summed = hidden.masked_fill(~m[..., None], 0.0).sum(dim=1)
         return summed / m.sum(dim=1, keepdim=True).clamp(min=1).to(hidden.dtype)
+    if pooling == "mean_with_padding":
+        return hidden.mean(dim=1)
     if pooling == "last":
         t = m.shape[1]
         last = (t - 1) - torch.flip(m.int(), dims=[1]).argmax(dim=1)
@@ -129,7 +142,12 @@ def embed_with(
     if not decoder:
         tok.padding_side = "right"
     enc = tok(texts, truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
-    order = sorted(range(len(texts)), key=lambda i: (-len(enc[i]), i))
+    if pooling == "mean_with_padding":
+        order = list(
+            range(len(texts))
+        )  # the released script's batches: input order, padding is part of the result
+    else:
+        order = sorted(range(len(texts)), key=lambda i: (-len(enc[i]), i))
     out: np.ndarray | None = None
     bar = tqdm(total=len(texts), desc="embed", unit="text", disable=not progress, leave=False)
     for start in range(0, len(order), batch_size):
@@ -162,13 +180,15 @@ def embed(
 ) -> np.ndarray:
     """Pooled hidden states of registry model ``model_name`` for ``texts``: float32 array (n, hidden).
 
-    Mean (attention-mask weighted) or last-token pooling of ``hidden_states[layer]``, truncation to
+    Mean (attention-mask weighted), last-token or padding-included mean (released code of paper S) pooling of ``hidden_states[layer]``, truncation to
     ``max_length`` tokens, batches sorted by length, order restored, progress bar, on-disk cache (see the module
-    docstring). The result does not depend on ``batch_size`` or on which other texts share a batch (up to float
-    round-off, ~1e-6).
+    docstring). Except for ``mean_with_padding``, the result does not depend on ``batch_size`` or on which other
+    texts share a batch (up to float round-off, ~1e-6).
     """
     device = resolve_device(device)
-    path = embedding_cache_path(model_name, texts, layer, pooling, max_length) if cache else None
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    path = embedding_cache_path(model_name, texts, layer, pooling, max_length, batch_size) if cache else None
     if path is not None and path.is_file():
         arr = np.load(path)
         if arr.shape[0] == len(texts):

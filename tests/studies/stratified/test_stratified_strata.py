@@ -51,3 +51,11 @@ def test_synthetic_corpus_is_deterministic_and_six_sources() -> None:
     b = synthetic_corpus("minilm-l6", 10, 0, 24)
     np.testing.assert_array_equal(a.X, b.X)
     assert a.X.shape == (60, 24) and sorted(set(a.source.tolist())) == list(range(6))
+
+
+def test_stratum_of_duplicate_points_has_dimension_zero() -> None:
+    # Duplicate texts embed identically; KMeans can put such a pair alone in a stratum.
+    X = np.vstack([np.random.default_rng(0).standard_normal((6, 4)), np.ones((2, 4))])
+    strata = np.array([0] * 6 + [1] * 2)
+    dims = st.stratum_dims(X, strata, 3)
+    assert dims[1] == 0 and dims[2] == 0 and dims[0] >= 1

@@ -1,9 +1,13 @@
 """Inputs of the stratified study: the six-source corpus, its embeddings, and synthetic stand-ins.
 
-Real data (ci / full): ``geomclaims.resources`` supplies six sources x N texts (stand-ins for IMDB, RT, Amazon,
-SST-2, TweetEval, AG News; see shared/RESOURCES.md) and mean-pooled last-layer embeddings (attention-mask weighted,
-cached on disk). The corpus is drawn with a fixed *data* seed, so every model and every MoE seed sees the same texts
-and the embedding cache is hit; the MoE seed (torch) varies separately.
+Real data (ci / full): ``geomclaims.resources`` supplies a POOL of six sources x ``n_pool_per_source`` texts
+(stand-ins for IMDB, RT, Amazon, SST-2, TweetEval, AG News; see shared/RESOURCES.md), drawn with the fixed
+``data_seed`` and embedded once per (model, pooling, max_length) (last layer; attention-mask weighted mean by default,
+``mean_with_padding`` = the released code's; cached on disk keyed by the pool's texts). Each experiment seed then draws
+its own ``n_per_source`` texts per source from that pool (label-balanced, :func:`text_rng`), so the seed CI covers the
+sampling of texts as well as the MoE; models compared at the same seed see the same texts (paired design).
+
+Synthetic data (smoke) uses the same pool-then-resample path.
 
 Synthetic data (smoke; S9 in every profile): clouds with known structure from ``geomclaims.metrics.synthetic``.
 """
@@ -34,7 +38,12 @@ def _codes(values: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def real_corpus(
-    model: str, n_per_source: int, data_seed: int, max_length: int, device: str = "cpu"
+    model: str,
+    n_per_source: int,
+    data_seed: int,
+    max_length: int,
+    device: str = "cpu",
+    pooling: str = "mean",
 ) -> Corpus:
     """Six sources x ``n_per_source`` texts embedded by registry model ``model`` (ResourceUnavailable propagates)."""
     from geomclaims.resources.corpora import multidomain_dataset
@@ -45,8 +54,46 @@ def real_corpus(
     sources = [str(s) for s in ds["source"]]
     source, names = _codes(sources)
     label, _ = _codes([f"{s}:{lab}" for s, lab in zip(sources, ds["label"], strict=True)])
-    X = embed(model, texts, layer=-1, pooling="mean", max_length=max_length, device=device, progress=False)
+    X = embed(model, texts, layer=-1, pooling=pooling, max_length=max_length, device=device, progress=False)
     return Corpus(X=np.asarray(X, dtype=np.float64), source=source, label=label, source_names=names)
+
+
+# Stream tag that keeps the text draw independent of the controls' generator ``default_rng([data_seed, seed])``
+# (a constant of the draw's definition, not a seed).
+_TEXT_STREAM = 0x7E875
+
+
+def text_rng(data_seed: int, seed: int) -> np.random.Generator:
+    """Generator of seed ``seed``'s text sample: depends on (data_seed, seed) only, never on the model."""
+    return np.random.default_rng([int(data_seed), int(seed), _TEXT_STREAM])
+
+
+def resample_indices(pool: Corpus, n_per_source: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted pool rows of one seed's sample: ``n_per_source`` rows per source, label-balanced within a source.
+
+    Raises ``ValueError`` naming the source when its pool holds fewer than ``n_per_source`` rows.
+    """
+    from geomclaims.resources.corpora import balanced_indices
+
+    out = []
+    for code, name in enumerate(pool.source_names):
+        rows = np.flatnonzero(pool.source == code)
+        if rows.size < n_per_source:
+            raise ValueError(
+                f"source {name!r}: pool has {rows.size} texts, fewer than n_per_source={n_per_source}"
+            )
+        out.append(rows[balanced_indices(pool.label[rows].tolist(), n_per_source, rng)])
+    return np.sort(np.concatenate(out))
+
+
+def subset(corpus: Corpus, index: np.ndarray) -> Corpus:
+    """Rows ``index`` of ``corpus`` (codes and source names kept)."""
+    return Corpus(
+        X=corpus.X[index],
+        source=corpus.source[index],
+        label=corpus.label[index],
+        source_names=corpus.source_names,
+    )
 
 
 def synthetic_corpus(model: str, n_per_source: int, data_seed: int, dim: int) -> Corpus:
@@ -65,13 +112,25 @@ def synthetic_corpus(model: str, n_per_source: int, data_seed: int, dim: int) ->
     )
 
 
-def load_corpus(cfg: dict, device: str = "cpu") -> Corpus:
-    """The corpus a config asks for: ``cfg['data']`` is ``real`` or ``synthetic``."""
+def load_pool(cfg: dict, device: str = "cpu") -> Corpus:
+    """The text pool a config asks for (``cfg['data']`` is ``real`` or ``synthetic``), embedded once per model."""
+    n_pool = int(cfg["n_pool_per_source"])
+    if n_pool < int(cfg["n_per_source"]):
+        raise ValueError(f"n_pool_per_source={n_pool} is smaller than n_per_source={cfg['n_per_source']}")
     if cfg["data"] == "real":
-        return real_corpus(cfg["model"], cfg["n_per_source"], cfg["data_seed"], cfg["max_length"], device)
+        return real_corpus(
+            cfg["model"], n_pool, cfg["data_seed"], cfg["max_length"], device, cfg.get("pooling", "mean")
+        )
     if cfg["data"] == "synthetic":
-        return synthetic_corpus(cfg["model"], cfg["n_per_source"], cfg["data_seed"], cfg["synthetic_dim"])
+        return synthetic_corpus(cfg["model"], n_pool, cfg["data_seed"], cfg["synthetic_dim"])
     raise ValueError(f"unknown data kind {cfg['data']!r}")
+
+
+def load_corpus(cfg: dict, seed: int, device: str = "cpu") -> tuple[Corpus, np.ndarray]:
+    """Seed ``seed``'s sample of the pool and its pool row indices (see the module docstring)."""
+    pool = load_pool(cfg, device)
+    index = resample_indices(pool, int(cfg["n_per_source"]), text_rng(cfg["data_seed"], seed))
+    return subset(pool, index), index
 
 
 LDB_GEOMETRIES = ("separated", "touching")

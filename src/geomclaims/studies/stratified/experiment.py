@@ -15,7 +15,9 @@ script does; the released MoE's one-hot mixing weights are used only inside the 
 Methods: ``text`` (paper Sec. 4: trained MoE, strata = KMeans(5) of the gate probabilities, dimensions in the
 embedding space) and ``released-code`` (strata = KMeans(5) on PCA-64 of the raw embeddings, dimensions in that
 64-d space, hard untrained gate, supervised contrastive training). Seeds: ``seed`` drives torch (MoE init, batches)
-and KMeans; the data RNG for the controls is ``np.random.default_rng([data_seed, seed])``; both are recorded.
+and KMeans; the data RNG for the controls is ``np.random.default_rng([data_seed, seed])``; the seed's text sample is
+drawn from the embedded pool with ``data.text_rng(data_seed, seed)`` (same texts for every model at one seed); all
+are recorded (``data_seed``, ``torch_seed``, ``text_seed``, ``text_index``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from geomclaims.metrics import ari, label_permutation, nmi, random_partition, ro
 from geomclaims.registry import Evidence, NotRun, RunContext, Untestable, evidence
 
 from . import strata as st
-from .data import Corpus, line_disk_ball, load_corpus
+from .data import Corpus, line_disk_ball, load_corpus, load_pool
 from .moe import (
     build_moe,
     code_support_sizes,
@@ -59,6 +61,8 @@ def _config(s: Mapping[str, Any], method: str, **extra: Any) -> dict[str, Any]:
     keys = (
         "data",
         "n_per_source",
+        "n_pool_per_source",
+        "pooling",
         "data_seed",
         "max_length",
         "synthetic_dim",
@@ -179,7 +183,7 @@ def _table(
 
 def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """One model x method x seed on the six-source corpus: Tables 1-2, S5/S7/S8 scores and their controls."""
-    corpus = load_corpus(dict(cfg), device)
+    corpus, text_index = load_corpus(dict(cfg), seed, device)
     rng = _data_rng(cfg, seed)
     fit = _fit(corpus, cfg, seed, device)
     k, m, E = cfg["n_strata"], cfg["min_stratum_size"], len(cfg["moe"]["sparsities"])
@@ -209,7 +213,7 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
         perm_nmi.append(nmi(strata, fake))
         perm_ari.append(ari(strata, fake))
 
-    # Report material: 3-D PCA of a fixed subsample (same points for every seed and method of a model).
+    # Report material: 3-D PCA of a fixed subsample of this seed's sample (same rows for every method of a model).
     sub = np.sort(np.random.default_rng(cfg["data_seed"]).permutation(len(strata))[: cfg["n_scatter"]])
     pca3 = st.pca_project(corpus.X, 3)[sub]
     dist = dictionary_distances(fit["model"])
@@ -217,6 +221,8 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
     return {
         "data_seed": int(cfg["data_seed"]),
         "torch_seed": int(seed),
+        "text_seed": [int(cfg["data_seed"]), int(seed)],
+        "text_index": text_index,
         "n": len(strata),
         "dim": int(corpus.X.shape[1]),
         "sizes": tab["sizes"],
@@ -258,7 +264,7 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
 
 def _run_gaussian(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """S3 control: a single Gaussian with the embeddings' spectrum through the same pipeline."""
-    corpus = load_corpus(dict(cfg), device)
+    corpus, text_index = load_corpus(dict(cfg), seed, device)
     rng = _data_rng(cfg, seed)
     base = corpus.X if cfg["method"] == "text" else st.pca_project(corpus.X, cfg["pca_dim"])
     gauss = st.gaussian_same_spectrum(base, rng)
@@ -276,6 +282,8 @@ def _run_gaussian(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, A
     return {
         "data_seed": int(cfg["data_seed"]),
         "torch_seed": int(seed),
+        "text_seed": [int(cfg["data_seed"]), int(seed)],
+        "text_index": text_index,
         "dims": dims,
         "sizes": sizes,
         "dim_spread": st.spread(dims, sizes, m),
@@ -342,16 +350,16 @@ def _run_ldb(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
 
 def run_strata(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
     """One model x method x seed on the six-source corpus: Tables 1-2, S5/S7/S8 scores and their controls."""
-    load_corpus(
+    load_pool(
         dict(cfg), device
-    )  # embeddings (cached) with the default threading, before going single-threaded
+    )  # pool embeddings (cached) with the default threading, before going single-threaded
     with _one_thread():
         return _run_strata(cfg, seed, device)
 
 
 def run_gaussian(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[str, Any]:
     """S3 control: a single Gaussian with the embeddings' spectrum through the same pipeline."""
-    load_corpus(dict(cfg), device)
+    load_pool(dict(cfg), device)
     with _one_thread():
         return _run_gaussian(cfg, seed, device)
 
@@ -367,19 +375,29 @@ def run_ldb(cfg: Mapping[str, Any], seed: int, *, device: str = "cpu") -> dict[s
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _runs(ctx: RunContext, name: str, fn: Any, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _runs(
+    ctx: RunContext, name: str, fn: Any, cfg: Mapping[str, Any], seeds_key: str = "seeds"
+) -> list[dict[str, Any]]:
     return [
-        ctx.run(name, cfg, seed, functools.partial(fn, device=ctx.device)) for seed in ctx.settings["seeds"]
+        ctx.run(name, cfg, seed, functools.partial(fn, device=ctx.device)) for seed in ctx.settings[seeds_key]
     ]
 
 
 def _model_cfg(case: ClaimCase, ctx: RunContext, model: str | None = None) -> dict[str, Any]:
+    """Config of one model x method (x pooling, when the case names one) on the six-source corpus."""
     model = model or str(case.params["model"])
     if model not in ctx.settings["models"]:
         raise Untestable(
             f"model {model!r} is not embedded in the {ctx.profile} profile (models: {ctx.settings['models']})"
         )
-    return _config(ctx.settings, str(case.params["method"]), model=model)
+    pooling = str(case.params.get("pooling", ctx.settings["pooling"]))
+    if pooling != ctx.settings["pooling"] and model not in ctx.settings["padding_models"]:
+        # A second embedding of the pool per model: a budget choice, run in full.
+        raise NotRun(
+            f"runs in the full profile: {pooling!r} pooling of {model!r} is not embedded in {ctx.profile} "
+            f"(budget; models with it here: {ctx.settings['padding_models']})"
+        )
+    return _config(ctx.settings, str(case.params["method"]), model=model, pooling=pooling)
 
 
 def _table_details(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -470,16 +488,43 @@ def model_size_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     elif metric == "entropy_drop":
         # Lower gate entropy for the larger model = concentration; difference small - large.
         diff = [a["entropy"] - b["entropy"] for a, b in zip(rs, rl, strict=True)]
+        un = untrained_entropy_drops(rs, rl)
         details = {
             "small": [a["entropy"] for a in rs],
             "large": [b["entropy"] for b in rl],
             "small_untrained": [float(np.mean(a["untrained_entropy"])) for a in rs],
             "large_untrained": [float(np.mean(b["untrained_entropy"])) for b in rl],
+            "untrained_drop_median": float(np.median(un)),
         }
+        null_name = case.claim.null.name if case.claim.null else ""
+        if null_name == "untrained_gate":
+            return Evidence(
+                diff, un, {**details, "pair": [small, large], "method": str(case.params["method"])}
+            )
+        if null_name != "seed_ci":
+            raise KeyError(f"stratified/model_size entropy_drop: unsupported null {null_name!r}")
     else:
         raise KeyError(f"stratified/model_size has no metric {metric!r}")
     details.update(pair=[small, large], method=str(case.params["method"]))
     return Evidence(diff, None, details)
+
+
+def untrained_entropy_drops(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> np.ndarray:
+    """S7 null: the same small-minus-large entropy difference for freshly initialised gates on each model's input.
+
+    Draw ``r`` of a seed uses the same initialisation seed for both models (``_untrained_gates``), so the pairs
+    differ only in the input the gate sees: a gate whose entropy merely tracks input scale or spread shows the
+    same "concentration" here without any training. One value per (seed, draw).
+    """
+    out = []
+    for a, b in zip(small, large, strict=True):
+        ua, ub = np.asarray(a["untrained_entropy"], float), np.asarray(b["untrained_entropy"], float)
+        if ua.shape != ub.shape:
+            raise ValueError(
+                f"untrained_entropy: {ua.shape} draws for the smaller model, {ub.shape} for the larger"
+            )
+        out.append(ua - ub)
+    return np.concatenate(out)
 
 
 def ldb_spec(geometry: str, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -508,7 +553,7 @@ def ldb_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     cfg = _config(ctx.settings, method, data="ldb", ldb_per_stratum=ctx.settings["ldb_per_stratum"])
     cfg.update(ldb_dim=ctx.settings["ldb_dim"], min_stratum_size=ctx.settings["min_stratum_size"])
     cfg.update(ldb_spec(geometry, ctx.settings))
-    runs = _runs(ctx, "ldb", run_ldb, cfg)
+    runs = _runs(ctx, "ldb", run_ldb, cfg, "ldb_seeds")
     metric = case.claim.metric
     details = {
         "dims": [np.asarray(r["dims"]).tolist() for r in runs],

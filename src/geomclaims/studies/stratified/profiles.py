@@ -3,6 +3,25 @@
 MoE hyper-parameters from paper S, Sec. 5: 7 experts, 32 atoms, sparsities [8..32], lr 1e-3, 100 epochs, 5 strata.
 Not given by the paper and pinned here: query dimension Q = 32, LISTA depth 3, batch 256, load-balancing weight
 0.1 (see moe.py), supervised-contrastive temperature 0.1 (released-code variant), PCA-64 (released code).
+
+Text sample: every seed draws ``n_per_source`` texts per source from a pool of ``n_pool_per_source`` (2x) embedded
+once per model (data.py), so the embedding cost is that of the pool.
+
+Cost of ``full`` (never run yet; estimate). Measured embedding throughput, one thread, max_length 128, batches of 32
+sorted by length, on this 2-core box (2026-11-29, 96 texts): MiniLM-L6 45 texts/s, MPNet-base 7.0, SmolLM2-135M
+5.1, i.e. about 1.7-1.8 ms per million non-embedding parameters per text. Scaled by non-embedding parameters
+(not fetched here, so not measured): gemma-3-270m (~0.1 B) ~0.18 s/text, Qwen2.5-Coder-0.5B (~0.36 B) ~0.65 s/text,
+Qwen2.5-Coder-1.5B (~1.3 B) ~2.4 s/text. The full pool is 6 x 1000 = 6000 texts per model: MiniLM ~2 CPU-min,
+MPNet ~14, SmolLM2 ~20, gemma ~18, Qwen-0.5B ~65, Qwen-1.5B ~240, i.e. ~6 CPU-hours of embeddings (the padding
+variant re-embeds the pools of ``padding_models``: +~40 CPU-min for the three ci models, more than the mean pooling
+because its batches follow corpus order and are padded to their longest text). The jobs (MoE, KMeans, controls)
+took ~3 CPU-min in ci (8 seeds x 600 texts, 3 models); at 5x the texts, 10 seeds and 6 models that is roughly
+40-60 CPU-min. Whole ``full`` study: ~7-8 CPU-hours, ~4 h of wall time on 2 Dask workers; the Qwen-1.5B pool alone
+is half of it (lower ``max_length`` or ``n_pool_per_source`` first if that is too much).
+
+Cost of ``ci`` (measured 2026-11-29, one worker): 594 CPU-s for all jobs with the three mean-pooled pools already
+cached, of which ~420 s is SmolLM2's padding-included pool; the three mean-pooled pools (1200 texts each) cost
+~430 CPU-s cold at the throughput above, so a cold ci run of this study is ~17 CPU-min.
 """
 
 from __future__ import annotations
@@ -44,6 +63,7 @@ _COMMON: dict[str, Any] = {
     "pca_threshold": 0.75,  # Table 1: components reaching 75% of the variance
     "min_stratum_size": 20,  # strata smaller than this are left out of spreads (dimension capped by size)
     "max_length": 128,
+    "pooling": "mean",  # attention-mask weighted; the padding-included variant is a claim parameter (S5 padding)
     "data_seed": 0,
     "synthetic_dim": 48,
     "ldb_per_stratum": 200,  # S9 line/disk/ball points per stratum
@@ -60,10 +80,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "moe": {**PAPER_MOE, "epochs": 2},
         "data": "synthetic",
         "n_per_source": 25,
+        "n_pool_per_source": 50,
         "ldb_per_stratum": 40,
         "models": CI_MODELS,
         "pairs": {ENCODER_PAIR: PAIRS[ENCODER_PAIR]},
         "seeds": [0, 1],
+        "ldb_seeds": [0, 1],
+        "padding_models": ["minilm-l6"],
         "n_null_draws": 3,
         "n_untrained_draws": 2,
         "n_scatter": 50,
@@ -71,21 +94,34 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "ci": {
         **_COMMON,
         "data": "real",
-        "n_per_source": 200,
+        # Each seed draws 100 texts per source from a 200-per-source pool embedded once per model; 100 (not the
+        # earlier fixed 200) keeps the cold embeddings of the 2x pool at the earlier 1200 texts per model.
+        "n_per_source": 100,
+        "n_pool_per_source": 200,
         "models": CI_MODELS,
         # Same-family size pairs the profile compares (RESOURCES.md): only the two sentence encoders in ci; the
         # Qwen pair is a budget deferral to full (embedding 1200 texts with the 1.5B at 128 tokens alone costs
         # several CPU-minutes, beyond the study's ci budget).
         "pairs": {ENCODER_PAIR: PAIRS[ENCODER_PAIR]},
-        "seeds": [0, 1, 2, 3, 4],
+        # 8 seeds: text sample and MoE both vary per seed; 8 v 8 paired/rank comparisons reach p well below 0.05.
+        "seeds": [0, 1, 2, 3, 4, 5, 6, 7],
+        # The line/disk/ball runs (S1, S2, S9) are synthetic and far from their thresholds: 5 seeds.
+        "ldb_seeds": [0, 1, 2, 3, 4],
+        # Released-code padding-included pooling (S5 padding variant): SmolLM2 only in ci, where an independent run
+        # saw it move NMI (0.52 -> 0.36); the two encoders are a budget deferral to full.
+        "padding_models": ["smollm2-135m"],
     },
     "full": {
         **_COMMON,
         "data": "real",
         "n_per_source": 500,  # paper: 500 texts per source
+        "n_pool_per_source": 1000,
         "models": FULL_MODELS,
         "pairs": dict(PAIRS),
         "seeds": list(range(10)),
+        "ldb_seeds": list(range(10)),
+        # The three small models only: re-embedding the Qwen pools with padding would add ~5 CPU-hours.
+        "padding_models": CI_MODELS,
     },
 }
 

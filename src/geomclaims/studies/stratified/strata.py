@@ -49,11 +49,15 @@ def relabel_by_size(labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def stratum_dims(X: np.ndarray, strata: np.ndarray, k: int, threshold: float = 0.75) -> np.ndarray:
-    """(k,) PCA-``threshold`` dimension per stratum (0 for strata with fewer than 2 points)."""
+    """(k,) PCA-``threshold`` dimension per stratum (0 for strata with fewer than 2 distinct points).
+
+    A stratum of identical points (duplicate texts in the corpus embed identically) is a single point: dimension 0.
+    """
     out = np.zeros(k)
     for s in range(k):
         pts = X[strata == s]
-        out[s] = effective_rank(pts, threshold) if len(pts) >= 2 else 0
+        distinct = len(pts) >= 2 and bool(np.any(pts != pts[0]))
+        out[s] = effective_rank(pts, threshold) if distinct else 0
     return out
 
 
