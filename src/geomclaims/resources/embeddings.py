@@ -14,23 +14,30 @@ Conventions (DESIGN.md "mean pooling"): an embedding must not depend on what it 
 
 Texts are tokenized once, sorted by token length (longest first) into batches and returned in input order
 (``mean_with_padding``: batched in input order).
-Results are cached as ``.npy`` under ``$GEOMCLAIMS_CACHE/embeddings/`` keyed by (model sha256, sha256 of the
-texts, layer, pooling, max_length); writes are atomic (temporary file + ``os.replace``).
+Results are cached as ``.npy`` under ``<results store>/embeddings/`` (``$GEOMCLAIMS_RESULTS_CACHE``, default
+``$GEOMCLAIMS_CACHE/results``) keyed by (model sha256, sha256 of the texts, layer, pooling, max_length, the source of
+this module and of ``models.py``). They are experiment products, not fetched resources: CI's empty results store
+recomputes them, and a change to the pooling or loading code can never be served a stale embedding. Writes are
+atomic (temporary file + ``os.replace``) and one process computes a given embedding while concurrent requests for
+it (two Dask workers asking for the same model's pool) wait on a file lock and then read the cached file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import hashlib
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from geomclaims.paths import cache_root
+from geomclaims.paths import results_root
 from geomclaims.resources.models import is_decoder, load_model, model_sha, resolve_device
 
 POOLINGS = ("mean", "last", "mean_with_padding")
@@ -62,9 +69,33 @@ def embedding_cache_path(
     ]
     if pooling == "mean_with_padding":
         parts.append(batch_size)  # the padding each text gets depends on its batch
+    parts.append(code_version())
     key = json.dumps(parts, separators=(",", ":"))
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return cache_root() / "embeddings" / f"{model_name}-{digest}.npy"
+    return results_root() / "embeddings" / f"{model_name}-{digest}.npy"
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """sha256 (16 hex) of the code that turns a model and texts into embeddings: this module and the model loader."""
+    from geomclaims.resources import models
+
+    h = hashlib.sha256()
+    for module_file in (__file__, models.__file__):
+        h.update(Path(module_file).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _compute_lock(path: Path) -> Iterator[None]:
+    """Exclusive flock on ``<path>.lock``: one process computes an embedding, the others wait and then read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _get_model(name: str, device: str, progress: bool) -> tuple[Any, Any]:
@@ -188,11 +219,32 @@ def embed(
     device = resolve_device(device)
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    path = embedding_cache_path(model_name, texts, layer, pooling, max_length, batch_size) if cache else None
-    if path is not None and path.is_file():
-        arr = np.load(path)
-        if arr.shape[0] == len(texts):
-            return arr
+    if not cache:
+        return _compute(model_name, texts, layer, pooling, max_length, batch_size, device, progress)
+    path = embedding_cache_path(model_name, texts, layer, pooling, max_length, batch_size)
+    with _compute_lock(path):
+        if path.is_file():
+            arr = np.load(path)
+            if arr.shape == (len(texts), arr.shape[1]) and np.all(np.isfinite(arr)):
+                return arr
+        arr = _compute(model_name, texts, layer, pooling, max_length, batch_size, device, progress)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, arr)
+        os.replace(tmp, path)
+    return arr
+
+
+def _compute(
+    model_name: str,
+    texts: list[str],
+    layer: int,
+    pooling: str,
+    max_length: int,
+    batch_size: int,
+    device: str,
+    progress: bool,
+) -> np.ndarray:
     tok, model = _get_model(model_name, device, progress)
     arr = embed_with(
         tok,
@@ -206,10 +258,4 @@ def embed(
         device=device,
         progress=progress,
     )
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr)
-        os.replace(tmp, path)
     return arr
