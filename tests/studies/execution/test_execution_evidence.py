@@ -72,11 +72,12 @@ class FakeCtx:
         return self.by_kind["main"]
 
 
-def case(metric: str, null: str | None, **params: Any) -> Any:
+def case(metric: str, null: str | None, expect_op: str = ">", **params: Any) -> Any:
     claim = SimpleNamespace(
         id="T",
         metric=metric,
         variant=MAIN_VARIANT,
+        expect=SimpleNamespace(op=expect_op, value=0),
         null=None if null is None else SimpleNamespace(name=null),
     )
     return SimpleNamespace(claim=claim, params=params)
@@ -130,7 +131,7 @@ def test_mlp_and_mul_directions() -> None:
     assert np.all(np.asarray(d.measured) > 1)  # mlp minus attention, not the reverse
     dim = X.trajectory_evidence(case("mlp_dimension", "attention_only_model", measure="r90"), ctx)
     assert np.all(np.asarray(dim.measured) >= 3.5) and np.all(np.asarray(dim.null) <= 2)
-    acc = X.trajectory_evidence(case("mlp_acc_minus_attn", "seeds_ci"), ctx)
+    acc = X.trajectory_evidence(case("mlp_acc_minus_attn", "seeds_ci", expect_op="<"), ctx)
     assert np.allclose(acc.measured, np.mean([1.0, 1.0, 0.5, 0.4]) - np.mean(LEARNED))
     assert acc.details["preconditions"]["mlp_final_acc_all_m"] == pytest.approx(0.4)
     ctx.configs.clear()
