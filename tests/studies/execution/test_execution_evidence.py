@@ -17,7 +17,13 @@ import torch
 from geomclaims.studies.execution import analysis as A
 from geomclaims.studies.execution import experiment as X
 from geomclaims.studies.execution import sae as S
-from geomclaims.studies.execution.profiles import MAIN_VARIANT, PROFILE_SETTINGS
+from geomclaims.studies.execution.profiles import (
+    MAIN_VARIANT,
+    PROFILE_SETTINGS,
+    SGD_VARIANT,
+    VARIANTS,
+    train_config,
+)
 from geomclaims.studies.execution.task import Batch
 
 E, S_, DIM = 3, 13, 4  # members, snapshots, matrix side (16 coordinates)
@@ -72,11 +78,12 @@ class FakeCtx:
         return self.by_kind["main"]
 
 
-def case(metric: str, null: str | None, **params: Any) -> Any:
+def case(metric: str, null: str | None, expect_op: str = ">", **params: Any) -> Any:
     claim = SimpleNamespace(
         id="T",
         metric=metric,
         variant=MAIN_VARIANT,
+        expect=SimpleNamespace(op=expect_op, value=0),
         null=None if null is None else SimpleNamespace(name=null),
     )
     return SimpleNamespace(claim=claim, params=params)
@@ -128,15 +135,22 @@ def test_mlp_and_mul_directions() -> None:
     )
     d = X.trajectory_evidence(case("mlp_minus_attn", "seeds_ci", measure="r90"), ctx)
     assert np.all(np.asarray(d.measured) > 1)  # mlp minus attention, not the reverse
+    assert d.details["wilcoxon"] == {
+        "p": pytest.approx(0.125),
+        "alternative": "greater",
+        "n": E,
+        "n_nonzero": E,
+    }
     dim = X.trajectory_evidence(case("mlp_dimension", "attention_only_model", measure="r90"), ctx)
     assert np.all(np.asarray(dim.measured) >= 3.5) and np.all(np.asarray(dim.null) <= 2)
-    acc = X.trajectory_evidence(case("mlp_acc_minus_attn", "seeds_ci"), ctx)
+    acc = X.trajectory_evidence(case("mlp_acc_minus_attn", "seeds_ci", expect_op="<"), ctx)
     assert np.allclose(acc.measured, np.mean([1.0, 1.0, 0.5, 0.4]) - np.mean(LEARNED))
     assert acc.details["preconditions"]["mlp_final_acc_all_m"] == pytest.approx(0.4)
     ctx.configs.clear()
     ctx.settings["eval_per_m"] = 512  # enough samples for the majority-class share to be near 1/6
     mul = X.trajectory_evidence(case("mul_minus_add", "seeds_ci", measure="r90"), ctx)
     assert np.all(np.asarray(mul.measured) > 1)
+    assert mul.details["wilcoxon"]["p"] == pytest.approx(0.125)  # the rank test of mul minus add, same side
     # Both runs on the same prime modulus; the addition baseline is not the C = 8 main run.
     assert {c["task"]["C"] for c in ctx.configs if c["task"]["op"] in ("add", "mul")} >= {7}
     assert all(c["task"]["C"] == 7 for c in ctx.configs[-2:])
@@ -282,6 +296,15 @@ def test_report_section_shows_preconditions_nulls_and_accuracy(tmp_path: Any) ->
             },
         },
         {
+            "id": "E2-vo-lower-than-qk[r90]",
+            "claim_id": "E2-vo-lower-than-qk",
+            "verdict": "untestable",
+            "params": {"measure": "r90"},
+            "measured": {"samples": [1.0, 1.0, 2.0]},
+            "notes": [],
+            "details": {"wilcoxon": {"p": 0.125, "alternative": "greater", "n": 3, "n_nonzero": 3}},
+        },
+        {
             "id": "E1-effective-rank-W_Q[W_Q]",
             "claim_id": "E1-effective-rank-W_Q",
             "verdict": "untestable",
@@ -293,8 +316,9 @@ def test_report_section_shows_preconditions_nulls_and_accuracy(tmp_path: Any) ->
         },
     ]
     md = section(entries, tmp_path)
-    assert "| E1-effective-rank-W_Q[W_Q] | untestable | - | - | 3 | 6 | 4 |" in md
+    assert "| E1-effective-rank-W_Q[W_Q] | untestable | - | - | 3 | 6 | 4 | - |" in md
     assert "| E5-entropy-drop[last] | untestable | 0.4 | 0.4 |" in md
+    assert "| E2-vo-lower-than-qk[r90] | untestable | - | - | 1 | - | - | 0.125 (greater, n=3) |" in md
     assert (tmp_path / "execution_accuracy.png").exists()
 
 
@@ -304,3 +328,107 @@ def test_early_capture_with_too_few_snapshots_is_untestable_not_capped() -> None
     ctx = FakeCtx({"main": fake_result(HIGH, LEARNED), "shuffled": fake_result(HIGH, CHANCE, seed=1)})
     with pytest.raises(Untestable, match="early window"):
         X.trajectory_evidence(case("early_capture", "step_matched_random_walk", matrix="W_Q"), ctx)
+
+
+# ------------------------------------------------------------------------------------ orderings (paired tests)
+
+
+def test_paired_wilcoxon_side_follows_the_expect_op() -> None:
+    diff = np.array([0.5, 1.0, 0.25, 0.75, 1.5, 0.5, 2.0, 0.3])  # 8 seeds, every one positive
+    up = X.paired_wilcoxon(diff, ">")
+    assert up["alternative"] == "greater" and up["n"] == 8 and up["p"] < 0.01
+    # A swapped sign or a swapped side must not look significant.
+    assert X.paired_wilcoxon(-diff, ">")["p"] > 0.9
+    assert X.paired_wilcoxon(diff, "<")["p"] > 0.9
+    assert X.paired_wilcoxon(-diff, "<")["p"] == pytest.approx(up["p"])
+    # All ties at zero carry no evidence; non-finite input and a non-ordering op are errors.
+    assert X.paired_wilcoxon(np.zeros(8), ">") == {"p": 1.0, "alternative": "greater", "n": 8, "n_nonzero": 0}
+    with pytest.raises(ValueError, match="finite"):
+        X.paired_wilcoxon([1.0, np.nan, 2.0], ">")
+    with pytest.raises(ValueError, match="not an ordering"):
+        X.paired_wilcoxon(diff, "between")
+
+
+def test_ordering_evidence_reports_the_wilcoxon_of_its_own_differences() -> None:
+    ctx = FakeCtx(
+        {
+            "main": fake_result(HIGH_QK, LEARNED),
+            "shuffled": fake_result(HIGH_VO, CHANCE, seed=1),
+            "mlp": fake_result(HIGH, [1.0, 1.0, 0.5, 0.4], seed=2),
+        }
+    )
+    ev = X.trajectory_evidence(case("qk_minus_vo", "seeds_ci", measure="r90"), ctx)
+    w = ev.details["wilcoxon"]
+    # Q,K above V,O in every member: the one-sided p is the smallest 3 pairs allow (1/8), not its complement.
+    assert w["alternative"] == "greater" and w["p"] == pytest.approx(X.paired_wilcoxon(ev.measured, ">")["p"])
+    assert w["p"] == pytest.approx(0.125)
+    acc = X.trajectory_evidence(case("mlp_acc_minus_attn", "seeds_ci", expect_op="<"), ctx)
+    # MLP accuracy is lower here, so "less" gets the small p; the sign of the difference is mlp minus attention.
+    assert acc.details["wilcoxon"]["alternative"] == "less"
+    assert acc.details["wilcoxon"]["p"] == pytest.approx(0.125)
+
+
+def test_ordering_runs_use_ordering_seeds_and_others_keep_seeds() -> None:
+    ctx = FakeCtx(
+        {
+            "main": fake_result(HIGH_QK, LEARNED),
+            "shuffled": fake_result(HIGH_VO, CHANCE, seed=1),
+            "mlp": fake_result(HIGH, LEARNED, seed=2),
+            "mul": fake_result(HIGH, LEARNED, seed=3),
+            "curriculum": fake_result(LOW, LEARNED),
+        }
+    )
+    ctx.settings["ordering_seeds"] = [0, 1, 2, 3, 4, 5, 6, 7]
+    ctx.settings["seeds"] = [0, 1]
+    X.trajectory_evidence(case("qk_minus_vo", "shuffled_labels", measure="r90"), ctx)
+    X.trajectory_evidence(case("mlp_minus_attn", "seeds_ci", measure="r90"), ctx)
+    X.trajectory_evidence(case("mul_minus_add", "seeds_ci", measure="r90"), ctx)
+    assert len(ctx.configs) >= 5
+    assert all(c["seeds"] == ctx.settings["ordering_seeds"] for c in ctx.configs)
+    kinds = {(c["labels"], c["model"]["mlp"], c["task"]["op"], c["task"]["C"]) for c in ctx.configs}
+    assert kinds >= {("true", False, "add", 8), ("shuffled", False, "add", 8), ("true", True, "add", 8)}
+    assert kinds >= {("true", False, "add", 7), ("true", False, "mul", 7)}
+    ctx.configs.clear()
+    X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
+    cur = [c for c in ctx.configs if c["task"]["schedule"] == "curriculum"]
+    assert cur and all(c["seeds"] == [0, 1] for c in cur)  # the curriculum run keeps `seeds` (CPU)
+    assert X.uses_ordering_seeds(MAIN_VARIANT, {}) and not X.uses_ordering_seeds(SGD_VARIANT, {})
+    assert not X.uses_ordering_seeds(MAIN_VARIANT, {"schedule": "curriculum"})
+    assert not X.uses_ordering_seeds(MAIN_VARIANT, {"seeds": [100], "init_seeds": [0]})
+
+
+def test_paired_runs_with_different_seeds_are_refused() -> None:
+    mlp = fake_result(HIGH, LEARNED, seed=2)
+    mlp["seeds"] = np.arange(E) + 1  # same size, different members: a difference would pair the wrong seeds
+    ctx = FakeCtx({"main": fake_result(LOW, LEARNED), "mlp": mlp})
+    with pytest.raises(ValueError, match="different seeds"):
+        X.trajectory_evidence(case("mlp_minus_attn", "seeds_ci", measure="r90"), ctx)
+
+
+def test_curriculum_pairs_the_main_run_by_seed() -> None:
+    main = fake_result(LOW, LEARNED)
+    main["seeds"] = np.array([0, 1, 2])
+    main["acc"][:, -1, 0] = [0.9, 0.8, 0.7]  # m = 1 final accuracy differs per seed
+    cur = fake_result(LOW, [0.1, 0.2, 0.2, 0.9])
+    cur["seeds"] = np.array([2, 0])
+    cur["acc"] = cur["acc"][:2]
+    cur["acc"][:, -1, 0] = [0.2, 0.4]
+    ctx = FakeCtx({"main": main, "curriculum": cur})
+    ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
+    assert np.allclose(ev.measured, [0.7 - 0.2, 0.9 - 0.4])  # seed 2 with seed 2, seed 0 with seed 0
+    cur["seeds"] = np.array([2, 9])
+    with pytest.raises(ValueError, match="no member for seeds \\[9\\]"):
+        X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
+
+
+def test_sgd_variant_config() -> None:
+    ci = PROFILE_SETTINGS["ci"]
+    sgd = train_config(ci, SGD_VARIANT, "cpu")
+    main = train_config(ci, MAIN_VARIANT, "cpu")
+    assert sgd["optim"] == {"name": "sgd", "lr": 0.1, "batch": 64, "weight_decay": 0.0, "steps": ci["steps"]}
+    assert VARIANTS[SGD_VARIANT]["optim"]["name"] == "sgd"
+    # Only the optimizer differs from the main variant; it keeps the 4 `seeds`, not the ordering seeds.
+    assert {k: v for k, v in sgd.items() if k not in ("optim", "variant")} == {
+        k: v for k, v in main.items() if k not in ("optim", "variant")
+    }
+    assert sgd["seeds"] == ci["seeds"] and len(ci["ordering_seeds"]) >= 8

@@ -14,6 +14,8 @@ WANTED = (
     "E4-dimension-stable",
     "E6-commutator-persists",
     "E7-perpendicular[W_Q]",
+    "E1-sgd-variant[W_Q]",  # the SGD lr 0.1 variant end to end
+    "E9-mlp-higher-dim[r90]",  # a paired ordering with its Wilcoxon p
 )
 
 
@@ -31,6 +33,9 @@ def test_smoke_evidence_runs_end_to_end(tmp_path: Path) -> None:
         # A smoke model learns nothing, so a claim may only be untestable through its learning precondition.
         if entry["verdict"] == Verdict.UNTESTABLE.value:
             assert "final_acc" in entry["explanation"], entry["explanation"]
+    e9 = next(e for e in session.entries if e["id"] == "E9-mlp-higher-dim[r90]")
+    if e9.get("details"):
+        assert set(e9["details"]["wilcoxon"]) == {"p", "alternative", "n", "n_nonzero"}
     e7 = next(e for e in session.entries if e["id"] == "E7-perpendicular[W_Q]")
     if e7.get("details"):
         assert len(e7["details"]["rho_grad_mean"]) == len(e7["details"]["steps"])

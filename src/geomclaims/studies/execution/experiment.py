@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from geomclaims.claims import ClaimCase
 from geomclaims.registry import Evidence, RunContext, Untestable, evidence
@@ -19,6 +20,21 @@ from geomclaims.studies.execution import analysis as A
 from geomclaims.studies.execution.profiles import MAIN_VARIANT, train_config
 from geomclaims.studies.execution.task import TaskSpec
 from geomclaims.studies.execution.train import eval_set, train_run
+
+
+def uses_ordering_seeds(variant: str, mods: Mapping[str, Any]) -> bool:
+    """Is this one of the runs the paired ordering claims (E2, E9, E11) read? Those get ``ordering_seeds``.
+
+    They are the main variant's mixed-schedule runs without explicit seeds: the main run itself (E2), its
+    shuffled-label twin (E2-vs-shuffled), the MLP run (E9) and the add/mul runs on the prime modulus (E11). Every
+    other run (curriculum, shared-init twins, other variants) keeps ``seeds`` to save CPU.
+    """
+    return (
+        variant == MAIN_VARIANT
+        and mods.get("schedule", "mixed") == "mixed"
+        and not mods.get("seeds")
+        and not mods.get("init_seeds")
+    )
 
 
 def _run(ctx: RunContext, variant: str = MAIN_VARIANT, **mods: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -29,6 +45,8 @@ def _run(ctx: RunContext, variant: str = MAIN_VARIANT, **mods: Any) -> tuple[dic
         if mods.get("schedule", "mixed") == "mixed" and mods.get("op", "add") == "add":
             mods["commutators"] = True
             mods["sae"] = True
+    if uses_ordering_seeds(variant, mods):
+        mods["seeds"] = [int(s) for s in ctx.settings["ordering_seeds"]]
     cfg = train_config(ctx.settings, variant, ctx.device, **mods)
     return cfg, ctx.run("train", cfg, cfg["seeds"][0], train_run)
 
@@ -64,6 +82,30 @@ def _ev(
     """Evidence with its preconditions (also copied into details so the report can show them)."""
     details = {**details, "preconditions": dict(preconditions)}
     return Evidence(measured=measured, null=null, details=details, notes=notes, preconditions=preconditions)
+
+
+_ALTERNATIVE = {">": "greater", ">=": "greater", "<": "less", "<=": "less"}
+
+
+def paired_wilcoxon(diff: Any, op: str) -> dict[str, Any]:
+    """One-sided Wilcoxon signed-rank test of paired per-seed differences (scipy.stats.wilcoxon), for the report.
+
+    ``diff`` holds one paired difference per seed; ``op`` is the claim's ``expect`` operator and sets the side
+    (``>``: the differences lie above 0). Zero differences are dropped (scipy's default ``wilcox`` method), so an
+    all-zero sample carries no evidence and gets p = 1. The verdict never reads this p: the decision is the decision
+    module's seed-CI rule (ci_above / ci_below); the p shows how strong the same paired ordering is by ranks.
+    """
+    if op not in _ALTERNATIVE:
+        raise ValueError(
+            f"paired_wilcoxon: expect op {op!r} is not an ordering (use one of {list(_ALTERNATIVE)})"
+        )
+    d = np.asarray(diff, dtype=float).ravel()
+    if d.size == 0 or not np.all(np.isfinite(d)):
+        raise ValueError(f"paired_wilcoxon: differences must be finite and non-empty, got {d.tolist()}")
+    alternative = _ALTERNATIVE[op]
+    n_nonzero = int(np.count_nonzero(d))
+    p = 1.0 if n_nonzero == 0 else float(stats.wilcoxon(d, alternative=alternative).pvalue)
+    return {"p": p, "alternative": alternative, "n": int(d.size), "n_nonzero": n_nonzero}
 
 
 def acc_curves(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,7 +191,9 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     if metric == "qk_minus_vo":
         measure = case.params["measure"]
         qk, vo = qk_vo(res, measure)
-        details.update({"qk": qk.tolist(), "vo": vo.tolist()})
+        details.update(
+            {"qk": qk.tolist(), "vo": vo.tolist(), "wilcoxon": paired_wilcoxon(qk - vo, case.claim.expect.op)}
+        )
         null = None
         if null_name == "shuffled_labels":
             sqk, svo = qk_vo(shuffled_run(), measure)
@@ -233,12 +277,14 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         else:
             _, other = _run(ctx, variant, mlp=True)
             label = "mlp"
+        _check_paired(res, other, case.claim.id)
         pre.update(learning_preconditions(other, label + "_"))
         notes.append(_acc_note(f"{variant} + {label}", other))
         details[label + "_acc"] = acc_curves(other)
         if metric == "mlp_acc_minus_attn":
             # Paper Sec. 4.5 "generalisation degrades": mean over m of the final accuracy, paired by seed.
             measured = _final_acc(other).mean(1) - _final_acc(res).mean(1)
+            details["wilcoxon"] = paired_wilcoxon(measured, case.claim.expect.op)
             return _ev(measured, None, details=details, notes=notes, preconditions=pre)
         base = A.per_member_all(res, measure)
         alt = A.per_member_all(other, measure)
@@ -249,9 +295,26 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         if metric == "mlp_dimension":
             # The MLP model's attention dimension itself, against the attention-only model's (paired seeds).
             return _ev(alt, base, details=details, notes=notes, preconditions=pre)
+        details["wilcoxon"] = paired_wilcoxon(alt - base, case.claim.expect.op)
         return _ev(alt - base, None, details=details, notes=notes, preconditions=pre)
 
     raise ValueError(f"execution/trajectory: unknown metric {metric!r}")
+
+
+def _check_paired(a: Mapping[str, Any], b: Mapping[str, Any], claim_id: str) -> None:
+    """Paired differences need the same member seeds in the same order in both runs."""
+    sa, sb = np.asarray(a["seeds"]).tolist(), np.asarray(b["seeds"]).tolist()
+    if sa != sb:
+        raise ValueError(f"claim {claim_id}: paired runs have different seeds {sa} vs {sb}")
+
+
+def member_rows(result: Mapping[str, Any], seeds: Any) -> np.ndarray:
+    """Member indices of ``seeds`` in ``result`` (raises naming the seed if a run lacks it)."""
+    have = [int(s) for s in np.asarray(result["seeds"])]
+    missing = [int(s) for s in seeds if int(s) not in have]
+    if missing:
+        raise ValueError(f"run with seeds {have} has no member for seeds {missing}")
+    return np.array([have.index(int(s)) for s in seeds])
 
 
 def qk_vo(result: Mapping[str, Any], measure: str) -> tuple[np.ndarray, np.ndarray]:
@@ -471,7 +534,9 @@ def curriculum_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "acc_curriculum_mean": acc_cur.mean(0).T.tolist(),
         "acc_m1_curriculum_after_stage1": acc_cur[:, end_stage1, i1].tolist(),
     }
-    measured = acc_mixed[:, -1, i1] - acc_cur[:, -1, i1]
+    # Paired by seed: the mixed (main) run may have more members (ordering_seeds) than the curriculum run.
+    rows = member_rows(mixed, np.asarray(cur["seeds"]))
+    measured = acc_mixed[rows, -1, i1] - acc_cur[:, -1, i1]
     pre = learning_preconditions(mixed)
     # Forgetting needs something learned first: the curriculum's m = 1 accuracy at the end of its m = 1 stage.
     pre["curriculum_acc_m1_after_stage1"] = float(acc_cur[:, end_stage1, i1].mean())

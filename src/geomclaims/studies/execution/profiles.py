@@ -12,8 +12,14 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
   claims about the learned algorithm ``require`` all-m accuracy, so a profile whose model does not learn every m
   makes them untestable with the measured accuracy.
 
+* ``sgd0.1-T16`` — plain SGD at lr 0.1, batch 64, T = 16, otherwise the main variant: the optimizer check of
+  issue 11 (is low r90 specific to Adam?). Single-thread probe (d = 64, 2 layers, 2000 steps, seed 0, 28 s):
+  final accuracy m=1..4 1.00 / 0.53 / 0.21 / 0.11, so it learns m = 1 only in the ci budget.
+
 ci scale-down (documented, applies to every variant): d = 64 instead of 128, 2 layers (5 for released-code),
 4 seeds instead of 20 (3 for released-code, which used 1-2, and for the shared-init twins: Contract v2 needs >= 3),
+except ``ordering_seeds`` = 8 for the runs the paired ordering claims read (E2, E9, E11: the main run, its
+shuffled-label twin, the MLP run, the add/mul runs; ``experiment.uses_ordering_seeds``),
 2000 steps with 41 snapshots (probe: d = 64 Adam 1e-3 reaches m = 1: 1.00, m = 2: 1.00, m = 3: 0.40, m = 4: 0.17
 after 8000 steps, so no ci budget learns every m). ``full`` is the paper's scale (d = 128, 20 seeds, 20k steps as
 in the released code) and is meant for a GPU. One full-width seed of the main variant on this machine (d = 128, 2 layers, Adam 1e-3, T = 16; eval accuracy m=1/2/3/4):
@@ -31,6 +37,8 @@ from typing import Any
 from geomclaims.registry import register_profiles
 
 MAIN_VARIANT = "adam1e-3-T16"
+# Plain SGD at a learning rate large enough to train (issue 11 item 3: is the low r90 specific to Adam?).
+SGD_VARIANT = "sgd0.1-T16"
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {
@@ -41,6 +49,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     MAIN_VARIANT: {
         "task": {"T": 16},
         "optim": {"name": "adamw", "lr": 1e-3, "batch": 64, "weight_decay": 0.0},
+        "model": {},
+    },
+    SGD_VARIANT: {
+        "task": {"T": 16},
+        "optim": {"name": "sgd", "lr": 0.1, "batch": 64, "weight_decay": 0.0},
         "model": {},
     },
     "released-code": {
@@ -55,6 +68,7 @@ _COMMON_TASK = {"C": 8, "m_values": [1, 2, 3, 4], "n_distractors": 16, "distract
 PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {
         "seeds": [0, 1],
+        "ordering_seeds": [0, 1],
         "d": 16,
         "heads": 2,
         "layers": 2,
@@ -83,8 +97,12 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "threads": 1,
     },
     "ci": {
-        # Sized for the ~12 CPU-min study budget (nine ensemble runs); see the module docstring for the probes.
+        # Sized for the ~12 CPU-min study budget (ten ensemble runs; measured 2026-11-29, one worker, single
+        # thread: ~1240 CPU-s for the whole E ci claims run incl. analysis); see the module docstring for probes.
         "seeds": [0, 1, 2, 3],
+        # The runs the paired ordering claims read (E2, E9, E11; experiment.uses_ordering_seeds): 8 seeds, so a
+        # one-sided paired Wilcoxon test can reach p < 0.01 and the seed CI of the difference is not set by one seed.
+        "ordering_seeds": [0, 1, 2, 3, 4, 5, 6, 7],
         "d": 64,
         "heads": 4,
         "layers": 2,
@@ -116,6 +134,7 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "full": {
         # Paper scale (Sec. 3.2: d = 128, 20 seeds); Adam 1e-3 (lr 3e-3 collapses at d = 128).
         "seeds": list(range(20)),
+        "ordering_seeds": list(range(20)),
         "d": 128,
         "heads": 4,
         "layers": 2,

@@ -207,8 +207,8 @@ def _tables(entries: list[dict[str, Any]]) -> list[str]:
     """Preconditions and both nulls (walk, shuffled labels) per claim case; E11 majority-class baselines."""
     out = [
         "| case | verdict | final acc m<=2 | final acc all m | measured (median) | walk null (median) | "
-        "shuffled labels (median) |",
-        "|---|---|---|---|---|---|---|",
+        "shuffled labels (median) | paired Wilcoxon p (one-sided) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for e in sorted(entries, key=lambda e: str(e.get("id", ""))):
         d = e.get("details") or {}
@@ -217,9 +217,12 @@ def _tables(entries: list[dict[str, Any]]) -> list[str]:
         walk = _median(d.get(f"walk_null_{metric}")) if metric else None
         shuf = _median(d.get(f"shuffled_labels_{metric}")) if metric else None
         meas = (e.get("measured") or {}).get("samples")
+        # Orderings only: the rank test of the same paired differences the seed-CI decision uses (n = seeds).
+        wil = d.get("wilcoxon") or {}
+        wil_s = f"{_fmt(wil.get('p'))} ({wil.get('alternative')}, n={wil.get('n')})" if wil else "-"
         out.append(
             f"| {e.get('id')} | {e.get('verdict')} | {_fmt(pre.get('final_acc_m_le_2'))} | "
-            f"{_fmt(pre.get('final_acc_all_m'))} | {_fmt(_median(meas))} | {_fmt(walk)} | {_fmt(shuf)} |"
+            f"{_fmt(pre.get('final_acc_all_m'))} | {_fmt(_median(meas))} | {_fmt(walk)} | {_fmt(shuf)} | {wil_s} |"
         )
     e11 = _by_claim(entries, "E11-multiplication")
     if e11 and "majority_baseline" in e11[0]["details"]:
