@@ -297,6 +297,7 @@ def start_executor(
     if scheduler:
         return DaskExecutor(Client(scheduler))
     n = workers or default_workers()
+    _keep_glibc_trim_default()
     cluster = LocalCluster(
         n_workers=n,
         threads_per_worker=threads_per_worker,
@@ -306,6 +307,21 @@ def start_executor(
         resources={"GPU": 1} if device.startswith("cuda") else None,
     )
     return DaskExecutor(Client(cluster), cluster)
+
+
+def _keep_glibc_trim_default() -> None:
+    """Drop ``MALLOC_TRIM_THRESHOLD_`` from the environment Dask's nanny gives new worker processes.
+
+    Dask sets it to 64 KiB so idle workers hand memory back to the OS. For training loops that allocate and free
+    multi-MB tensors every step it makes glibc return and re-fault those pages on every step: measured on one
+    signature toy job, 0.18 s vs 0.10 s per step, 6 s vs 0.5 s of system time per 100 steps (and a 2-worker run
+    slower than the serial one). Without it glibc's own (adaptive) threshold applies, as in the serial path.
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,9 @@ def test_local_cluster_equals_serial_on_the_execution_smoke_profile(tmp_path: Pa
     parallel = Session(profile="smoke", progress=False)
     with executor_for("dask", workers=2) as ex:
         assert ex is not None and ex.describe()["workers"] == 2
+        # Dask's 64 KiB MALLOC_TRIM_THRESHOLD_ made training steps re-fault their pages (slower than serial)
+        trim = ex.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert set(trim.values()) == {None}, trim
         out = run_cases(parallel, cases, ex, on_entry=parallel.record, progress=False)
     assert not out.errors and out.jobs_submitted >= 2
     a, b = _comparable(serial.results()), _comparable(parallel.results())
