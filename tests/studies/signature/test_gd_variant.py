@@ -205,3 +205,30 @@ def test_a_window_without_movement_is_untestable(moved: bool) -> None:
     else:
         assert entry["verdict"] == "untestable"
         assert "loss_drop_rel_min" in entry["explanation"] and "measured 0" in entry["explanation"]
+
+
+def test_report_shows_the_gd_variant_beside_the_adamw_displacement(tmp_path: Any) -> None:
+    from geomclaims.studies.signature import report
+
+    adam = {
+        "alignment_per_step": [[0.999, 0.8, 0.6], [0.997, 0.7, 0.5], [0.998, 0.9, 0.4]],
+        "adamw_displacement_alignment": [[0.3, 0.2], [0.5, 0.1], [0.4, 0.3]],
+        "adamw_displacement_steps": [10, 50],
+    }
+    gd = {
+        "optimizer": {"name": "sgd", "lr": 0.5, "steps": 500, "full_batch": True},
+        "grad_steps": [0, 50, 250, 500],
+        "alignment_per_step": [[1.0, 1.0, 0.5, 0.25], [1.0, 1.0, 0.5, 0.22], [1.0, 1.0, 0.5, 0.27]],
+        "gd_displacement_alignment": [[0.8, 0.7, 0.6], [0.9, 0.8, 0.7], [0.85, 0.75, 0.65]],
+        "relative_loss_drop": [0.39, 0.4, 0.38],
+    }
+    entries = [
+        {"id": "P12[lin_f_add]", "claim_id": "P12", "params": {}, "details": adam},
+        {"id": "P12-gd[lin_f_add]", "claim_id": "P12-gd", "params": {}, "details": gd},
+    ]
+    md = report.section(entries, tmp_path)
+    line = next(x for x in md.splitlines() if x.startswith("| f_add |"))
+    # P12 at init, AdamW displacement medians, GD per-point medians, GD displacement, loss drop
+    assert "| 1.00 |" in line and "0.40 / 0.20 (steps 10, 50)" in line
+    assert "1.00 / 1.00 / 0.50 / 0.25" in line and "0.85 / 0.75 / 0.65" in line and line.endswith("| 0.39 |")
+    assert "lr 0.5, 500 steps" in md and "gradient steps 0, 50, 250, 500" in md
