@@ -26,7 +26,7 @@ SETTINGS = {
         "lm": {"scale": "smoke", "corpora": ["synthetic_a", "synthetic_b"], "archs": ["qwen2", "llama"]},
         "lm_seeds": [0, 1, 2],
         "pretrained": {"model": None, "corpora": [], "max_bytes_per_corpus": 0, "top_c": 0},
-        "p12_gd": {"lr": 0.5, "steps": 40, "grad_fractions": [0.0, 0.1, 0.5, 1.0]},  # plumbing only
+        "p12_gd": {"lr": 0.5, "steps": 300, "grad_fractions": [0.0, 0.1, 0.5, 1.0]},  # plumbing only
     },
     "ci": {
         # a schedule whose models learn (P1-fit's bar): ~11 ms per member-step on this box, 5000 steps. 4 seeds of

@@ -319,10 +319,11 @@ def _direction_lines(e: dict[str, dict[str, Any]]) -> list[str]:
         gd = (e.get(f"P12-gd[lin_{task}]") or {}).get("details") or {}
         if not adam and not gd:
             continue
+        adam_steps = ", ".join(str(s) for s in adam.get("adamw_displacement_steps", []))
         rows.append(
             f"| {TASK_NAMES[task]} | {_median_cols([[r[0]] for r in adam.get('alignment_per_step', [])])} | "
-            f"{_median_cols(adam.get('adamw_displacement_alignment', []))} "
-            f"(steps {', '.join(str(s) for s in adam.get('adamw_displacement_steps', []))}) | "
+            f"{_median_cols(adam.get('adamw_displacement_alignment', []))}"
+            f"{f' (steps {adam_steps})' if adam_steps else ''} | "
             f"{_median_cols(gd.get('alignment_per_step', []))} | "
             f"{_median_cols(gd.get('gd_displacement_alignment', []))} | "
             f"{_median_cols([[v] for v in gd.get('relative_loss_drop', [])])} |"
