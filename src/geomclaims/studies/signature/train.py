@@ -15,6 +15,12 @@ is kept only as a benchmark variant (benchmarks/bench_signature.py).
 Besides the end state, the anchor embeddings are kept at ``snapshot_fraction`` of the steps (0.12: the paper's
 Fig. 2/3 show epoch 120 of 1000), and at the P12 gradient points (so the actual AdamW displacement can be compared
 with Corollary 1's direction).
+
+Optimizers (``optimizer``): ``adamw`` (App. A, every claim but P12-gd) and ``sgd`` = plain gradient descent
+(torch SGD without momentum or weight decay). Corollary 1 is a statement about gradient flow, so P12-gd follows the
+trajectory plain GD takes; with ``full_batch`` every step is the exact full-data gradient (the count-weighted loss
+over the distinct input triples, equal to the mean loss over all samples for true labels), i.e. Euler steps of the
+gradient flow rather than a stochastic approximation of it.
 """
 
 from __future__ import annotations
@@ -42,31 +48,43 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 LABEL_ROWS = np.arange(101, 181)
 ARCHS = ("lin", "ffn")
 LABEL_MODES = ("true", "shuffled")
+OPTIMIZERS = ("adamw", "sgd")
 
 
 def toy_config(
-    schedule: str, labels: tuple[str, ...] = ("true", "shuffled"), **overrides: Any
+    schedule: str,
+    labels: tuple[str, ...] = ("true", "shuffled"),
+    optimizer: str = "adamw",
+    **overrides: Any,
 ) -> dict[str, Any]:
     """The full, explicit config of one seed's toy-training job (every knob but the seed; the cache key).
 
     The seed is the job's seed argument, not part of the config: a seed's members (initial weights, data, batch
     order) do not depend on which other seeds a profile lists, so ``--seed-offset`` and a longer seed list reuse the
     jobs they share, and the executor can run seeds in parallel. ``labels`` lists the label modes trained per seed
-    (``shuffled``: the shuffled-label control on the same inputs and init).
+    (``shuffled``: the shuffled-label control on the same inputs and init). ``optimizer`` is ``adamw`` (App. A) or
+    ``sgd`` (plain gradient descent: no momentum, no weight decay, so ``weight_decay`` is 0 and ``betas`` None).
     """
     bad = [m for m in labels if m not in LABEL_MODES]
     if bad or not labels:
         raise ValueError(
             f"toy_config: labels must be a non-empty subset of {LABEL_MODES}, got {list(labels)}"
         )
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"toy_config: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    adamw = optimizer == "adamw"
     cfg: dict[str, Any] = {
         "schedule": schedule,
         **SCHEDULES[schedule],
         "d": 200,
         # Sec. 5.1's N(0, d^-0.8) read as std d^-0.8 (0.0144), see models.py; "variance" (std 0.120) is a variant
         "init_convention": "std",
-        "weight_decay": 0.01,  # torch AdamW default; App. A names AdamW without a decay value
-        "betas": [0.9, 0.999],
+        "optimizer": optimizer,
+        # torch AdamW default; App. A names AdamW without a decay value. Plain GD has none.
+        "weight_decay": 0.01 if adamw else 0.0,
+        "betas": [0.9, 0.999] if adamw else None,
+        # True: every step is the exact full-data gradient (one step per epoch; true labels only), see the module doc
+        "full_batch": False,
         "tasks": list(TASKS),
         "archs": list(ARCHS),
         "labels": list(labels),
@@ -135,7 +153,11 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     mem = _members(cfg, seed)
     M = len(mem)
     N, B = int(cfg["n_samples"]), int(cfg["batch"])
-    steps_per_epoch = N // B
+    full_batch = bool(cfg.get("full_batch", False))
+    if full_batch and any(m["labels"] != "true" for m in mem):
+        # the distinct-triple loss equals the sample loss only when every copy of a triple has the same label
+        raise ValueError("train_toy: full_batch trains true-label members only (labels must be ('true',))")
+    steps_per_epoch = 1 if full_batch else N // B
     total = int(cfg["epochs"]) * steps_per_epoch
     if cfg.get("max_steps"):
         total = min(total, int(cfg["max_steps"]))
@@ -165,13 +187,7 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
 
     WE = WE0.clone().requires_grad_(True)
     WU = WU0.clone().requires_grad_(True)
-    opt = torch.optim.AdamW(
-        [WE, WU],
-        lr=float(cfg["lr"]),
-        betas=tuple(cfg["betas"]),
-        weight_decay=float(cfg["weight_decay"]),
-        fused=device == "cpu" or None,  # fused CPU AdamW: same update, ~1.5x faster here (measured)
-    )
+    opt = make_optimizer(cfg, [WE, WU], device)
     shuffle_gen = torch.Generator(device="cpu").manual_seed(models.member_seed("signature-toy-batches", seed))
 
     anchors = np.asarray(ANCHORS)
@@ -182,9 +198,11 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     snapshot: dict[str, np.ndarray] = {}
     distinct = [_distinct(x) for x, _ in Xm]
     true_members = [i for i, m in enumerate(mem) if m["labels"] == "true"]
+    if full_batch:
+        X_full, y_full, w_full = _weighted_triples(Xm, distinct, device)
 
     curves_r, curves_cos, cos_snap = [], [], []
-    grads, grad_wu, grad_wu_sum, grad_we = [], [], [], []
+    grads, grad_loss, grad_wu, grad_wu_sum, grad_we = [], [], [], [], []
 
     def log(step: int) -> None:
         we = take(WE.detach(), rows_anchor).cpu().numpy().astype(np.float64)
@@ -196,10 +214,11 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
             snapshot["WE"] = we.astype(np.float32)
             snapshot["WU"] = labels_of(WU)
         if step in grad_steps and cfg["evaluate"]:
-            g = _full_gradient(
+            g, full_loss = _full_gradient(
                 WE.detach(), WU.detach(), Xm, distinct, relu_mask, vocab_mask, true_members, rows_anchor
             )
             grads.append(g)
+            grad_loss.append(full_loss)
             grad_wu.append(labels_of(WU))
             grad_wu_sum.append((WU.detach() * vocab_mask[:, :, None]).sum(dim=1).cpu().numpy())
             grad_we.append(we.astype(np.float32))
@@ -209,13 +228,16 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     log(0)
     perm = None
     while step < total:
-        if step % steps_per_epoch == 0:
-            perm = torch.argsort(torch.rand(M, N, generator=shuffle_gen), dim=1).to(device)
-        j = step % steps_per_epoch
-        idx = perm[:, j * B : (j + 1) * B]  # type: ignore[index]
-        Xb = torch.gather(Xt, 1, idx[:, :, None].expand(-1, -1, Xt.shape[2]))
-        yb = torch.gather(yt, 1, idx)
-        loss = models.member_loss(WE, WU, Xb, yb, relu_mask, vocab_mask).sum()
+        if full_batch:
+            loss = models.member_loss(WE, WU, X_full, y_full, relu_mask, vocab_mask, w_full).sum()
+        else:
+            if step % steps_per_epoch == 0:
+                perm = torch.argsort(torch.rand(M, N, generator=shuffle_gen), dim=1).to(device)
+            j = step % steps_per_epoch
+            idx = perm[:, j * B : (j + 1) * B]  # type: ignore[index]
+            Xb = torch.gather(Xt, 1, idx[:, :, None].expand(-1, -1, Xt.shape[2]))
+            yb = torch.gather(yt, 1, idx)
+            loss = models.member_loss(WE, WU, Xb, yb, relu_mask, vocab_mask).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -258,6 +280,7 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
             "grad/steps": np.asarray(grad_steps),
             "grad/members": np.asarray(true_members),
             "grad/WE_anchor": np.asarray(grads, dtype=np.float32),  # [n_grad, |true|, |A|, d]: -dL/dW^E
+            "grad/loss": np.asarray(grad_loss, dtype=np.float64),  # [n_grad, |true|]: full-data loss there
             "grad/WU_label": np.asarray(grad_wu, dtype=np.float32),  # [n_grad, M, |labels|, d]
             "grad/WU_sum": np.asarray(grad_wu_sum, dtype=np.float32),  # [n_grad, M, d]: sum_nu W^U_nu
             "grad/WE_anchor_weights": np.asarray(grad_we, dtype=np.float32),  # [n_grad, M, |A|, d]
@@ -271,6 +294,7 @@ vocab_size r_order mean_anchor_cos anchor_cos acc_final acc_init WE_anchor/init 
 WU_label/early WU_label/init WU_label/final""".split()
 _MEMBER_AXIS_1 = [
     "grad/WE_anchor",
+    "grad/loss",
     "grad/WU_label",
     "grad/WU_sum",
     "grad/WE_anchor_weights",
@@ -329,6 +353,59 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def make_optimizer(cfg: Mapping[str, Any], params: list[torch.Tensor], device: str) -> torch.optim.Optimizer:
+    """The optimizer ``cfg["optimizer"]`` names: AdamW with the config's betas and decay, or plain gradient descent
+    (SGD without momentum, dampening, Nesterov or weight decay: p <- p - lr * grad)."""
+    name = cfg.get("optimizer", "adamw")
+    lr = float(cfg["lr"])
+    if name == "adamw":
+        return torch.optim.AdamW(
+            params,
+            lr=lr,
+            betas=tuple(cfg["betas"]),
+            weight_decay=float(cfg["weight_decay"]),
+            fused=device == "cpu" or None,  # fused CPU AdamW: same update, ~1.5x faster here (measured)
+        )
+    if name == "sgd":
+        if float(cfg.get("weight_decay") or 0.0) != 0.0:
+            raise ValueError(
+                f"optimizer 'sgd' is plain gradient descent: weight_decay must be 0, got {cfg['weight_decay']!r}"
+            )
+        return torch.optim.SGD(params, lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def _triple_labels(
+    data: tuple[np.ndarray, np.ndarray], dist: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label and sample count of each distinct triple (true labels: all copies of a triple share the label)."""
+    trip, inv = dist
+    counts = np.bincount(inv, minlength=len(trip)).astype(np.float64)
+    y_trip = np.zeros(len(trip), dtype=np.int64)
+    y_trip[inv] = data[1]
+    return y_trip, counts
+
+
+def _weighted_triples(
+    data: list[tuple[np.ndarray, np.ndarray]], distinct: list[tuple[np.ndarray, np.ndarray]], device: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every member's distinct triples, labels and counts, padded to one [M, T] batch (padding has weight 0), so
+    the count-weighted loss over them is each member's mean loss over all its samples (full-batch GD)."""
+    T = max(len(trip) for trip, _ in distinct)
+    X = np.zeros((len(data), T, 3), dtype=np.int64)
+    y = np.zeros((len(data), T), dtype=np.int64)
+    w = np.zeros((len(data), T), dtype=np.float64)
+    for i, (d, dist) in enumerate(zip(data, distinct, strict=True)):
+        y_trip, counts = _triple_labels(d, dist)
+        n = len(y_trip)
+        X[i, :n], y[i, :n], w[i, :n] = dist[0], y_trip, counts
+    return (
+        torch.as_tensor(X, device=device),
+        torch.as_tensor(y, device=device),
+        torch.as_tensor(w, dtype=torch.float32, device=device),
+    )
+
+
 def _full_gradient(
     WE: torch.Tensor,
     WU: torch.Tensor,
@@ -338,19 +415,17 @@ def _full_gradient(
     vocab_mask: torch.Tensor,
     members: list[int],
     rows_anchor: torch.Tensor,
-) -> np.ndarray:
-    """Negative full-dataset gradient -dL/dW^E_alpha (the gradient-flow velocity) for the given members.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Negative full-dataset gradient -dL/dW^E_alpha (the gradient-flow velocity) for the given members, and their
+    full-data loss.
 
     True-label data has y = f(X), so the loss over the 50k samples equals the count-weighted loss over the distinct
     triples; that is what we differentiate (exact, 12x cheaper).
     """
-    out = []
+    out, losses = [], []
     for i in members:
-        trip, inv = distinct[i]
-        counts = np.bincount(inv, minlength=len(trip)).astype(np.float64)
-        # label of each distinct triple: all its samples share it for true labels
-        y_trip = np.zeros(len(trip), dtype=np.int64)
-        y_trip[inv] = data[i][1]
+        trip, _inv = distinct[i]
+        y_trip, counts = _triple_labels(data[i], distinct[i])
         we = WE[i : i + 1].clone().requires_grad_(True)
         loss = models.member_loss(
             we,
@@ -363,7 +438,8 @@ def _full_gradient(
         ).sum()
         (g,) = torch.autograd.grad(loss, we)
         out.append(-g[0, rows_anchor[i]].cpu().numpy())
-    return np.stack(out)
+        losses.append(float(loss.detach()))
+    return np.stack(out), np.asarray(losses)
 
 
 @torch.no_grad()
