@@ -78,6 +78,24 @@ def test_embed_restores_order_and_caches(minilm: Any) -> None:
     assert not np.allclose(layer0, cached)
 
 
+def test_chunked_cache_matches_one_piece(minilm: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Chunks of 4 texts (batches of 2): the padding pooling keeps its input-order batches exactly, so chunked and
+    one-piece results are identical; the length-sorted mean pooling agrees to round-off."""
+    from geomclaims.resources import embeddings as E
+
+    monkeypatch.setenv("GEOMCLAIMS_RESULTS_CACHE", str(tmp_path))
+    monkeypatch.setattr(E, "CHUNK_TEXTS", 4)
+    texts = [*LONGER, SHORT, SHORT + " Again.", LONGER[0] + " More.", "Short."]
+    for pooling in ("mean_with_padding", "mean"):
+        whole = embed("minilm-l6", texts, pooling=pooling, batch_size=2, progress=False, cache=False)
+        chunked = embed("minilm-l6", texts, pooling=pooling, batch_size=2, progress=False)
+        assert len(list((tmp_path / "embeddings").glob("minilm-l6-*.npy"))) >= 2
+        if pooling == "mean_with_padding":
+            np.testing.assert_array_equal(chunked, whole)
+        else:
+            np.testing.assert_allclose(chunked, whole, atol=1e-5, rtol=1e-5)
+
+
 def test_minilm_weights_verify() -> None:
     skip_unavailable(lambda: F.fetch("minilm-l6", progress=False))
     assert F.is_cached("minilm-l6", verify=True)

@@ -15,11 +15,22 @@ Conventions (DESIGN.md "mean pooling"): an embedding must not depend on what it 
 Texts are tokenized once, sorted by token length (longest first) into batches and returned in input order
 (``mean_with_padding``: batched in input order).
 Results are cached as ``.npy`` under ``<results store>/embeddings/`` (``$GEOMCLAIMS_RESULTS_CACHE``, default
-``$GEOMCLAIMS_CACHE/results``) keyed by (model sha256, sha256 of the texts, layer, pooling, max_length, the source of
+``$GEOMCLAIMS_CACHE/results``) keyed by (model sha256, sha256 of a chunk's texts, layer, pooling, max_length, the source of
 this module and of ``models.py``). They are experiment products, not fetched resources: CI's empty results store
 recomputes them, and a change to the pooling or loading code can never be served a stale embedding. Writes are
-atomic (temporary file + ``os.replace``) and one process computes a given embedding while concurrent requests for
-it (two Dask workers asking for the same model's pool) wait on a file lock and then read the cached file.
+atomic (temporary file + ``os.replace``).
+
+A cached request is split into chunks of consecutive texts (``CHUNK_TEXTS``, rounded up to a multiple of
+``batch_size``), each cached under its own key, so that
+
+* an interrupted embedding of a large pool (the full profile's Qwen-1.5B pool takes hours) resumes at the first
+  missing chunk instead of starting over;
+* two processes asking for the same pool (two Dask workers) share the work: each takes the next chunk nobody holds
+  (a non-blocking file lock per chunk) and only then waits for chunks the other process is computing.
+
+A chunk's batches are those of embedding the chunk alone: for ``mean_with_padding`` the chunk size is a multiple of
+``batch_size``, so the input-order batches, and hence the padding every text gets, are exactly those of the whole
+list; for ``mean``/``last`` the length sort happens within a chunk, which changes results only at float round-off.
 """
 
 from __future__ import annotations
@@ -29,8 +40,10 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +55,10 @@ from geomclaims.resources.models import is_decoder, load_model, model_sha, resol
 
 POOLINGS = ("mean", "last", "mean_with_padding")
 _CACHE_VERSION = 1
+# Texts per cached chunk: ~1-2 min of the slowest ci model (SmolLM2, ~5 texts/s), ~5 min of Qwen-1.5B.
+CHUNK_TEXTS = 128
 _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
+log = logging.getLogger(__name__)
 
 
 def texts_sha256(texts: Sequence[str]) -> str:
@@ -87,15 +103,32 @@ def code_version() -> str:
 
 
 @contextlib.contextmanager
-def _compute_lock(path: Path) -> Iterator[None]:
-    """Exclusive flock on ``<path>.lock``: one process computes an embedding, the others wait and then read it."""
+def _compute_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """Exclusive flock on ``<path>.lock``; yields False without waiting when ``blocking`` is False and another
+    process holds it (that process is computing ``path``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def chunk_size(batch_size: int) -> int:
+    """Texts per cached chunk: ``CHUNK_TEXTS`` rounded up to a multiple of ``batch_size`` (see the module doc)."""
+    return -(-CHUNK_TEXTS // batch_size) * batch_size
+
+
+def _load_valid(path: Path, n: int) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    arr = np.load(path)
+    return arr if arr.ndim == 2 and arr.shape[0] == n and np.all(np.isfinite(arr)) else None
 
 
 def _get_model(name: str, device: str, progress: bool) -> tuple[Any, Any]:
@@ -221,18 +254,46 @@ def embed(
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if not cache:
         return _compute(model_name, texts, layer, pooling, max_length, batch_size, device, progress)
-    path = embedding_cache_path(model_name, texts, layer, pooling, max_length, batch_size)
-    with _compute_lock(path):
-        if path.is_file():
-            arr = np.load(path)
-            if arr.shape == (len(texts), arr.shape[1]) and np.all(np.isfinite(arr)):
-                return arr
-        arr = _compute(model_name, texts, layer, pooling, max_length, batch_size, device, progress)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr)
-        os.replace(tmp, path)
-    return arr
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    size = chunk_size(batch_size)
+    chunks = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+    if not chunks:
+        raise ValueError("texts is empty")
+    paths = [embedding_cache_path(model_name, c, layer, pooling, max_length, batch_size) for c in chunks]
+    parts: list[np.ndarray | None] = [None] * len(chunks)
+    # Pass 1 computes every chunk no other process holds; pass 2 waits for (or, after a crash, computes) the rest.
+    for blocking in (False, True):
+        for i, (chunk, path) in enumerate(zip(chunks, paths, strict=True)):
+            if parts[i] is not None:
+                continue
+            with _compute_lock(path, blocking=blocking) as held:
+                if not held:
+                    continue
+                arr = _load_valid(path, len(chunk))
+                if arr is None:
+                    t0 = time.perf_counter()
+                    arr = _compute(
+                        model_name, chunk, layer, pooling, max_length, batch_size, device, progress
+                    )
+                    _atomic_save(path, arr)
+                    log.info(
+                        "embedded %s chunk %d/%d (%d texts) in %.1f s",
+                        model_name,
+                        i + 1,
+                        len(chunks),
+                        len(chunk),
+                        time.perf_counter() - t0,
+                    )
+                parts[i] = arr
+    return np.concatenate(parts, axis=0)  # type: ignore[arg-type]
+
+
+def _atomic_save(path: Path, arr: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, arr)
+    os.replace(tmp, path)
 
 
 def _compute(

@@ -182,6 +182,25 @@ def test_partial_r_cos_removes_frequency_and_keeps_real_alignment() -> None:
         ex.partial_r_cos_given_frequency(cw, cs, np.zeros(60))
 
 
+@pytest.mark.parametrize("equal_counts", [False, True])
+def test_frequency_residual_fast_path_equals_the_regression(equal_counts: bool) -> None:
+    """The permutation null's precomputed residualisation gives partial_r_cos_given_frequency's value, also when
+    the covariates are collinear (equal counts: log f_i + log f_j is a multiple of the intercept)."""
+    rng = np.random.default_rng(4)
+    cw, cs, c = _pair_matrices(rng, 30, effect=0.5, freq_effect=2.0)
+    if equal_counts:
+        c = np.full_like(c, 7.0)
+    fast = ex._FrequencyResidual(cw, c)
+    for _ in range(5):
+        perm = rng.permutation(30)
+        shuffled = cs[np.ix_(perm, perm)]
+        assert fast.partial_r(shuffled) == pytest.approx(
+            ex.partial_r_cos_given_frequency(cw, shuffled, c), abs=1e-10
+        )
+    with pytest.raises(ValueError, match="positive"):
+        ex._FrequencyResidual(cw, np.zeros(30))
+
+
 def test_frequency_permutation_null_calibration() -> None:
     """No effect -> the measurement beats the null's 95% quantile in about 5% of independent draws."""
     rng = np.random.default_rng(2)
