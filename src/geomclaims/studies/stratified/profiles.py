@@ -4,20 +4,20 @@ MoE hyper-parameters from paper S, Sec. 5: 7 experts, 32 atoms, sparsities [8..3
 Not given by the paper and pinned here: query dimension Q = 32, LISTA depth 3, batch 256, load-balancing weight
 0.1 (see moe.py), supervised-contrastive temperature 0.1 (released-code variant), PCA-64 (released code).
 
-Text sample: every seed draws ``n_per_source`` texts per source from a pool of ``n_pool_per_source`` (2x) embedded
+Text sample: every seed draws ``n_per_source`` texts per source from a pool of ``n_pool_per_source`` (2x in ci, 1.2x in full) embedded
 once per model (data.py), so the embedding cost is that of the pool.
 
-Cost of ``full`` (never run yet; estimate). Measured embedding throughput, one thread, max_length 128, batches of 32
+Cost of ``full`` (estimate from measured throughput). Embedding throughput, one thread, max_length 128, batches of 32
 sorted by length, on this 2-core box (2026-11-29, 96 texts): MiniLM-L6 45 texts/s, MPNet-base 7.0, SmolLM2-135M
-5.1, i.e. about 1.7-1.8 ms per million non-embedding parameters per text. Scaled by non-embedding parameters
-(not fetched here, so not measured): gemma-3-270m (~0.1 B) ~0.18 s/text, Qwen2.5-Coder-0.5B (~0.36 B) ~0.65 s/text,
-Qwen2.5-Coder-1.5B (~1.3 B) ~2.4 s/text. The full pool is 6 x 1000 = 6000 texts per model: MiniLM ~2 CPU-min,
-MPNet ~14, SmolLM2 ~20, gemma ~18, Qwen-0.5B ~65, Qwen-1.5B ~240, i.e. ~6 CPU-hours of embeddings (the padding
-variant re-embeds the pools of ``padding_models``: +~40 CPU-min for the three ci models, more than the mean pooling
-because its batches follow corpus order and are padded to their longest text). The jobs (MoE, KMeans, controls)
-took ~3 CPU-min in ci (8 seeds x 600 texts, 3 models); at 5x the texts, 10 seeds and 6 models that is roughly
-40-60 CPU-min. Whole ``full`` study: ~7-8 CPU-hours, ~4 h of wall time on 2 Dask workers; the Qwen-1.5B pool alone
-is half of it (lower ``max_length`` or ``n_pool_per_source`` first if that is too much).
+5.1, i.e. about 1.7-1.8 ms per million non-embedding parameters per text. Scaled by non-embedding parameters:
+gemma-3-270m (~0.1 B) ~0.18 s/text, Qwen2.5-Coder-0.5B (~0.36 B) ~0.65 s/text, Qwen2.5-Coder-1.5B (~1.3 B) ~2.4
+s/text. Sized to finish on 2 cores: the pool is 6 x 600 = 3600 texts per model (each seed draws 500 per source, the
+paper's count; a 2x pool would add ~2.5 CPU-hours of Qwen-1.5B alone): MiniLM ~1.5 CPU-min, MPNet ~9, SmolLM2 ~12,
+gemma ~11, Qwen-0.5B ~40, Qwen-1.5B ~145, plus ~40 for the padding variant of the three small models; the jobs
+(MoE, KMeans, controls; ~3 CPU-min in ci for 8 seeds x 600 texts x 3 models) at 5x the texts and 6 models ~40-60.
+Whole ``full`` study: ~5 CPU-hours, ~2.5 h of wall time on 2 Dask workers; 8 seeds (the ci count, which the
+stability rule needs) and 128 tokens as in ci. Embeddings are cached per chunk of 128 texts, so an interrupted
+run resumes where it stopped.
 
 Cost of ``ci`` (measured 2026-11-29, one worker): 594 CPU-s for all jobs with the three mean-pooled pools already
 cached, of which ~420 s is SmolLM2's padding-included pool; the three mean-pooled pools (1200 texts each) cost
@@ -115,10 +115,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
         **_COMMON,
         "data": "real",
         "n_per_source": 500,  # paper: 500 texts per source
-        "n_pool_per_source": 1000,
+        # 600 (not 2x): the pool is what the models embed, and Qwen-1.5B's ~2.4 s/text makes the pool the cost of
+        # this profile; each seed still draws its own 500 of the 600 (sizing: module docstring).
+        "n_pool_per_source": 600,
         "models": FULL_MODELS,
         "pairs": dict(PAIRS),
-        "seeds": list(range(10)),
+        "seeds": list(range(8)),
         "ldb_seeds": list(range(10)),
         # The three small models only: re-embedding the Qwen pools with padding would add ~5 CPU-hours.
         "padding_models": CI_MODELS,
