@@ -255,8 +255,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
-    from geomclaims.gate import compare, format_gate, regen
+    from geomclaims.gate import baseline_for, compare, format_gate, regen
 
+    if args.baseline is None:
+        args.baseline = str(baseline_for(list(args.results)))
     if args.regen:
         path = regen(list(args.results), args.baseline)
         print(
@@ -369,7 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gate", help="compare results with the committed baseline")
     p.add_argument("results", nargs="+", help="results.json file(s); several disjoint runs are merged")
-    p.add_argument("--baseline", default="reports/ci/results.json")
+    p.add_argument(
+        "--baseline",
+        default=None,
+        help="baseline results.json (default: reports/<profile of RESULTS>/results.json, e.g. reports/full/ for a "
+        "full run)",
+    )
     p.add_argument("--regen", action="store_true", help="rewrite the baseline from RESULTS")
     p.set_defaults(func=_cmd_gate)
     return parser

@@ -238,6 +238,15 @@ def format_gate(outcome: GateOutcome) -> str:
     )
 
 
+def baseline_for(results: list[str | Path], reports_dir: str | Path = "reports") -> Path:
+    """The committed baseline of the results' profile: ``<reports_dir>/<profile>/results.json`` (a full run is gated
+    against ``reports/full/``, a ci run against ``reports/ci/``). Results of different profiles are an error."""
+    profiles = {str(read_results(p).get("profile")) for p in results}
+    if len(profiles) != 1:
+        raise GateInputError(f"results of different profiles cannot share one baseline: {sorted(profiles)}")
+    return Path(reports_dir) / profiles.pop() / "results.json"
+
+
 def regen(
     current: str | Path | list[str | Path], baseline: str | Path = DEFAULT_BASELINE, *, report: bool = True
 ) -> Path:

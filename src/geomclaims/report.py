@@ -294,6 +294,62 @@ _MANIFEST_HEADER = (
 )
 
 
+def committed_baselines(out_dir: str | Path, profile: str) -> dict[str, Path]:
+    """The committed baselines of the OTHER real-data profiles beside a report (ci <-> full; smoke is plumbing):
+    ``reports/<p>/results.json`` found from ``reports/<profile>/`` (a baseline) or ``reports/<profile>/<run>/``
+    (e.g. ``latest``); {} elsewhere."""
+    from geomclaims.claims import PROFILES
+
+    if profile == "smoke":  # plumbing on synthetic stand-ins: nothing to compare with
+        return {}
+    out = Path(out_dir).resolve()
+    for reports in (out.parent, out.parent.parent):
+        if reports.name == "reports":
+            found = {p: reports / p / "results.json" for p in PROFILES if p not in (profile, "smoke")}
+            return {p: path for p, path in found.items() if path.is_file()}
+    return {}
+
+
+def profile_comparison(results: dict[str, Any], others: dict[str, Path]) -> list[str]:
+    """Markdown section: each case of this run beside its verdict and measurement in the other profiles' committed
+    baselines (only cases present in both; nothing when no other baseline shares a case)."""
+    here = str(results["profile"])
+    rows_by_case: dict[str, list[Any]] = {}
+    other_profiles: list[str] = []
+    by_id = {e["id"]: e for e in results["claims"]}
+    for profile, path in sorted(others.items()):
+        theirs = {e["id"]: e for e in read_results(path)["claims"]}
+        shared = sorted(set(by_id) & set(theirs), key=natural_key)
+        if not shared:
+            continue
+        other_profiles.append(profile)
+        for cid in shared:
+            row = rows_by_case.setdefault(cid, [f"`{cid}`", by_id[cid]["verdict"], measured_cell(by_id[cid])])
+            row += [theirs[cid]["verdict"], measured_cell(theirs[cid])]
+    if not rows_by_case:
+        return []
+    headers = ["case", f"{here} verdict", f"{here} measured"]
+    for profile in other_profiles:
+        headers += [f"{profile} verdict", f"{profile} measured"]
+    width = len(headers)
+    rows = [
+        r + ["—"] * (width - len(r))
+        for _, r in sorted(rows_by_case.items(), key=lambda kv: natural_key(kv[0]))
+    ]
+    changed = sum(len({r[i] for i in range(1, width, 2)}) > 1 for r in rows)
+    sources = ", ".join(f"`{others[p].parent.name}/{others[p].name}`" for p in other_profiles)
+    return [
+        "",
+        "## Verdicts across profiles",
+        "",
+        f"This `{here}` run beside the committed baseline(s) {sources} (cases present in both; {changed} of "
+        f"{len(rows)} differ in verdict). A profile differs in scale (models, texts, seeds), so a difference is a "
+        "finding about scale or budget, not a regression.",
+        "",
+        tabulate(rows, headers=headers, tablefmt="github"),
+    ]
+
+
 def generated_figures(out_dir: str | Path) -> list[Path]:
     """Figures the last render into ``out_dir`` wrote: from the manifest, or (a report rendered before the
     manifest existed) the ``figures/...`` links of its REPORT.md. Only paths inside ``figures/``."""
@@ -404,6 +460,7 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
         if pc and pc.text_vs_code:
             lines += ["", "### Paper text vs released code", "", text_vs_code_table(pc)]
 
+    lines += profile_comparison(results, committed_baselines(out_dir, str(results["profile"])))
     lines += ["", "## Provenance", "", *provenance_block(results, claims), ""]
     report = out_dir / "REPORT.md"
     from geomclaims.store import atomic_write_bytes

@@ -263,3 +263,20 @@ def test_seed_offset_run_is_judged_on_verdicts_only(base: dict, capsys):
     flip = copy.deepcopy(cur)
     _entry(flip, "F3[1.0]")["verdict"] = "replicated"
     assert [(r.case_id, r.problem) for r in compare(flip, base).rows] == [("F3[1.0]", "verdict")]
+
+
+def test_gate_defaults_to_the_baseline_of_the_runs_profile(base: dict, tmp_path: Path, monkeypatch):
+    from geomclaims.gate import baseline_for
+
+    ci = _write(tmp_path, "ci.json", base)
+    full = _write(tmp_path, "full.json", {**base, "profile": "full"})
+    assert baseline_for([ci]) == Path("reports/ci/results.json")
+    assert baseline_for([full], tmp_path / "reports") == tmp_path / "reports" / "full" / "results.json"
+    with pytest.raises(GateInputError, match="different profiles"):
+        baseline_for([ci, full])
+    # CLI: without --baseline a full run regenerates and is gated against reports/full/ of the working directory
+    monkeypatch.chdir(tmp_path)
+    assert main(["gate", str(full), "--regen"]) == 0
+    assert json.loads((tmp_path / "reports" / "full" / "results.json").read_text())["profile"] == "full"
+    assert main(["gate", str(full)]) == 0
+    assert not (tmp_path / "reports" / "ci").exists()

@@ -83,3 +83,41 @@ def test_claim_groups_count_a_shared_measurement_once_and_spell_out_mixes():
     assert by_kind["extension"][2] == 1 and by_kind["verified"][2] == 1
     assert mixed == ["- `p` **A + B** (paper): 3 replicated / 1 trivial"]
     assert group_verdict([e("X", "trivial"), e("X", "trivial")]) == "trivial"
+
+
+def test_report_shows_the_other_profiles_committed_verdicts_side_by_side(fixture_root: Path, tmp_path: Path):
+    """A ci report under reports/ci/latest lists the full baseline's verdict and measurement beside its own."""
+    import copy
+    import json
+
+    from geomclaims.report import committed_baselines
+
+    ci = json.loads((fixture_root / "results_fixed.json").read_text())
+    full = copy.deepcopy(ci)
+    full["profile"] = "full"
+    flipped = next(e for e in full["claims"] if e["id"] == "F2[1.0]")
+    assert flipped["verdict"] != "replicated"
+    flipped["verdict"] = "replicated"
+    reports = tmp_path / "reports"
+    (reports / "full").mkdir(parents=True)
+    (reports / "full" / "results.json").write_text(json.dumps(full))
+    (reports / "smoke").mkdir()
+    (reports / "smoke" / "results.json").write_text(json.dumps({**ci, "profile": "smoke"}))
+
+    assert committed_baselines(reports / "ci" / "latest", "ci") == {"full": reports / "full" / "results.json"}
+    assert committed_baselines(reports / "full", "full") == {}  # no ci baseline; smoke is never compared
+    assert committed_baselines(tmp_path / "elsewhere", "ci") == {}
+
+    text = render_report(ci, reports / "ci" / "latest", fixture_root / "claims").read_text()
+    section = text.split("## Verdicts across profiles", 1)[1].split("## Provenance", 1)[0]
+    assert "| ci verdict" in section and "| full verdict" in section and "smoke" not in section
+    assert f"1 of {len(ci['claims'])} differ in verdict" in section
+    row = next(line for line in section.splitlines() if "`F2[1.0]`" in line)
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    assert cells[1] == "not_replicated" and cells[3] == "replicated"  # ci verdict, then full verdict
+
+    # outside reports/ (the golden snapshot's case) the section is absent
+    assert (
+        "Verdicts across profiles"
+        not in render_report(ci, tmp_path / "x", fixture_root / "claims").read_text()
+    )
