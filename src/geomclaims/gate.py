@@ -33,7 +33,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from geomclaims.decision import STABLE
 from geomclaims.runner import read_results, write_results
@@ -248,15 +248,28 @@ def baseline_for(results: list[str | Path], reports_dir: str | Path = "reports")
 
 
 def regen(
-    current: str | Path | list[str | Path], baseline: str | Path = DEFAULT_BASELINE, *, report: bool = True
+    current: str | Path | list[str | Path],
+    baseline: str | Path = DEFAULT_BASELINE,
+    *,
+    report: bool = True,
+    claims_dir: str | Path | Literal[False] | None = None,
 ) -> Path:
-    """Make ``current`` (one results file, or several disjoint ones to merge) the new baseline + its report."""
+    """Make ``current`` (one results file, or several disjoint ones to merge) the new baseline + its report.
+
+    The entries' descriptive fields (statement, expected verdict and reason) are refreshed from the claims files of
+    ``claims_dir`` (default: the project's; ``False``: keep the run's), so the baseline shows today's expectations."""
     from geomclaims.runner import merge_results
 
     paths = [Path(p) for p in (current if isinstance(current, list) else [current])]
     baseline = Path(baseline)
     data = merge_results([read_results(p) for p in paths])
     _check_regen_input(data, baseline)
+    if claims_dir is not False:
+        from geomclaims.claims import load_all
+        from geomclaims.runner import refresh_case_fields
+
+        papers = load_all(claims_dir)  # a broken claims file is an error here, not a silently stale baseline
+        refresh_case_fields(data, [case for pc in papers.values() for case in pc.cases()])
     baseline.parent.mkdir(parents=True, exist_ok=True)
     write_results(data, baseline)
     if report:
@@ -266,7 +279,7 @@ def regen(
         # it did not draw (notes, hand-made figures) are not ours to delete.
         for path in generated_figures(baseline.parent):
             path.unlink(missing_ok=True)
-        render_report(data, baseline.parent)
+        render_report(data, baseline.parent, claims_dir or None)
     return baseline
 
 

@@ -262,6 +262,23 @@ def case_fields(case: ClaimCase, profile: str) -> dict[str, Any]:
     }
 
 
+def refresh_case_fields(data: dict[str, Any], cases: list[ClaimCase]) -> int:
+    """Rewrite the descriptive fields of ``data``'s entries (statement, expected verdict and reason, ...) from the
+    current claims files, in place; measurements and verdicts are untouched. A baseline regenerated from a run must
+    show today's expectations (a YAML edit after the run, e.g. an expected verdict set from that very run, does not
+    change any result). Entries whose case no longer exists are left as they are (the gate reports them). Returns
+    the number of entries refreshed."""
+    by_id = {case.case_id: case for case in cases}
+    profile = str(data["profile"])
+    n = 0
+    for entry in data["claims"]:
+        case = by_id.get(entry["id"])
+        if case is not None:
+            entry.update(case_fields(case, profile))
+            n += 1
+    return n
+
+
 def error_entry(case: ClaimCase, profile: str, exc: BaseException, wall_s: float = 0.0) -> dict[str, Any]:
     message = f"{type(exc).__name__}: {exc}"
     return {

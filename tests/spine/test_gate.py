@@ -280,3 +280,23 @@ def test_gate_defaults_to_the_baseline_of_the_runs_profile(base: dict, tmp_path:
     assert json.loads((tmp_path / "reports" / "full" / "results.json").read_text())["profile"] == "full"
     assert main(["gate", str(full)]) == 0
     assert not (tmp_path / "reports" / "ci").exists()
+
+
+def test_regen_takes_expectations_from_todays_claims_files(fixture_root: Path, tmp_path: Path):
+    """An expected verdict/reason edited after the run (set from that very run) reaches the baseline; measurements
+    and verdicts stay the run's. With claims_dir=False the run's own fields are kept."""
+    from geomclaims.gate import regen
+
+    run = json.loads((fixture_root / "results_fixed.json").read_text())
+    entry = _entry(run, "F2[1.0]")
+    yaml_reason, yaml_expected = entry["expected_reason"], entry["expected_verdict"]
+    entry["expected_reason"], entry["expected_verdict"] = "stale reason from the run", "verified"
+    src = _write(tmp_path, "run.json", run)
+
+    out = regen(src, tmp_path / "a" / "results.json", report=False, claims_dir=fixture_root / "claims")
+    fresh = _entry(json.loads(out.read_text()), "F2[1.0]")
+    assert (fresh["expected_reason"], fresh["expected_verdict"]) == (yaml_reason, yaml_expected)
+    assert fresh["verdict"] == entry["verdict"] and fresh["measured"] == entry["measured"]
+
+    kept = regen(src, tmp_path / "b" / "results.json", report=False, claims_dir=False)
+    assert _entry(json.loads(kept.read_text()), "F2[1.0]")["expected_reason"] == "stale reason from the run"
