@@ -132,8 +132,15 @@ def _load_valid(path: Path, n: int) -> np.ndarray | None:
 
 
 def _get_model(name: str, device: str, progress: bool) -> tuple[Any, Any]:
+    """The loaded (tokenizer, model), kept for the next request. One model per process: the full profile walks six
+    models up to Qwen-1.5B (~6 GB in float32), and two workers each holding all six would not fit in memory."""
     key = (name, device)
     if key not in _LOADED:
+        if _LOADED:
+            _LOADED.clear()
+            import gc
+
+            gc.collect()
         _LOADED[key] = load_model(name, device, progress=progress)
     return _LOADED[key]
 
