@@ -278,6 +278,29 @@ def test_padding_variant_passes_the_pooling_and_defers_other_models() -> None:
         )
 
 
+def test_full_only_models_are_a_budget_deferral_in_ci_and_unknown_models_untestable() -> None:
+    """Every per-model claim lists the six registry models; ci embeds three, so the others are `not_run` there (the
+    full profile runs them), while a model outside the registry stays untestable in any profile."""
+    from geomclaims.registry import NotRun, Untestable
+
+    ctx = _FakeCtx("ci", {})
+    for model in ("gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"):
+        assert model in SETTINGS["full"]["models"] and model not in SETTINGS["ci"]["models"]
+        with pytest.raises(NotRun, match="runs in the full profile"):
+            ex.strata_evidence(_case("S5-source-strata-code", model=model, method="released-code"), ctx)
+    with pytest.raises(Untestable, match="not embedded"):
+        ex.strata_evidence(_case("S5-source-strata-code", model="bert-huge", method="released-code"), ctx)
+    assert ctx.calls == []  # nothing was computed for a deferred case
+    from geomclaims.claims import load_claims
+
+    per_model = [c for c in load_claims("claims/stratified_manifolds.yaml").claims if "model" in c.params]
+    assert per_model and all(
+        set(c.params["model"]) == set(SETTINGS["full"]["models"])
+        for c in per_model
+        if "pooling" not in c.params  # the padding variant: the three small models (profiles.padding_models)
+    )
+
+
 def test_ldb_runs_use_the_ldb_seeds() -> None:
     r = {
         "ari": [0.5] * 10,

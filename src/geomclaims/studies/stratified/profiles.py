@@ -14,9 +14,10 @@ gemma-3-270m (~0.1 B) ~0.18 s/text, Qwen2.5-Coder-0.5B (~0.36 B) ~0.65 s/text, Q
 s/text. Sized to finish on 2 cores: the pool is 6 x 600 = 3600 texts per model (each seed draws 500 per source, the
 paper's count; a 2x pool would add ~2.5 CPU-hours of Qwen-1.5B alone): MiniLM ~1.5 CPU-min, MPNet ~9, SmolLM2 ~12,
 gemma ~11, Qwen-0.5B ~40, Qwen-1.5B ~145, plus ~40 for the padding variant of the three small models; the jobs
-(MoE, KMeans, controls; ~3 CPU-min in ci for 8 seeds x 600 texts x 3 models) at 5x the texts and 6 models ~40-60.
-Whole ``full`` study: ~5 CPU-hours, ~2.5 h of wall time on 2 Dask workers; 8 seeds (the ci count, which the
-stability rule needs) and 128 tokens as in ci. Embeddings are cached per chunk of 128 texts, so an interrupted
+(MoE, KMeans, controls; ~3-4 CPU-min in ci for 8 seeds x 600 texts x 3 models) at 5x the texts, 6 models and both
+recipes ~60-90. Whole ``full`` study: ~5.5 CPU-hours, ~3 h of wall time on 2 Dask workers; 8 seeds (the ci count,
+which the stability rule needs) and 128 tokens as in ci. Every per-model claim lists all six models; ci embeds three
+and reports the other three as ``not_run`` (budget deferral). Embeddings are cached per chunk of 128 texts, so an interrupted
 run resumes where it stopped.
 
 Cost of ``ci`` (measured 2026-11-29, one worker): 594 CPU-s for all jobs with the three mean-pooled pools already
