@@ -277,7 +277,8 @@ class RunContext:
 
 @functools.cache
 def study_code_version(study: str) -> str:
-    """Hash of the study's (minus its report.py) and the metrics' source: a code change invalidates cached results."""
+    """Hash of the study's source (minus its report.py), the metrics' source and the modules the study package lists
+    in ``CODE_DEPENDENCIES``: a change to any of them invalidates the study's cached results."""
 
     load_study(study)
     module = importlib.import_module(STUDY_MODULES[study])
@@ -292,4 +293,10 @@ def study_code_version(study: str) -> str:
     for path in sorted(metrics_root.rglob("*.py")):
         h.update(path.relative_to(metrics_root).as_posix().encode())
         h.update(path.read_bytes())
+    # Modules outside the study folder whose code shapes its results (e.g. how texts are selected and embedded):
+    # without them a warm store would serve results computed by an older version of that code.
+    for name in sorted(getattr(module, "CODE_DEPENDENCIES", ())):
+        dep = importlib.import_module(name)
+        h.update(name.encode())
+        h.update(Path(dep.__file__).read_bytes())  # type: ignore[arg-type]
     return h.hexdigest()[:16]

@@ -2,4 +2,12 @@
 
 from . import experiment, profiles, report
 
-__all__ = ["experiment", "profiles", "report"]
+# Code outside this folder that shapes the results (registry.study_code_version hashes it): text selection, model
+# loading, pooling.
+CODE_DEPENDENCIES = (
+    "geomclaims.resources.corpora",
+    "geomclaims.resources.embeddings",
+    "geomclaims.resources.models",
+)
+
+__all__ = ["CODE_DEPENDENCIES", "experiment", "profiles", "report"]
