@@ -217,12 +217,16 @@ class DaskExecutor:
         self._futures[job.key] = (job, fut)
 
     def running(self) -> int:
-        """Our jobs a worker is processing now (a scheduler query; used for the progress bar only)."""
+        """Our jobs workers are executing now (a scheduler query; used for the progress bar only).
+
+        The scheduler's ``processing`` also lists the tasks it has queued ON a worker ahead of time (worker saturation
+        1.1 gives a one-thread worker two), so the count is capped by the workers' threads."""
         try:
             busy = {k for keys in self.client.processing().values() for k in keys}
+            threads = sum(self.client.nthreads().values())
         except Exception:  # the bar must never break a run
             return 0
-        return sum(1 for _, f in self._futures.values() if f.key in busy)
+        return min(threads, sum(1 for _, f in self._futures.values() if f.key in busy))
 
     def wait_some(self, timeout: float = 1.0) -> list[tuple[Job, Any, BaseException | None]]:
         """Finished jobs (possibly none after ``timeout`` s): ``(job, (result, prov) or None, exception or None)``."""
