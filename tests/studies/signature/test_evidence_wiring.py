@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from geomclaims.metrics import cosine_matrix, r_cos
 from geomclaims.studies.signature import experiment as ex
@@ -182,23 +183,34 @@ def test_partial_r_cos_removes_frequency_and_keeps_real_alignment() -> None:
         ex.partial_r_cos_given_frequency(cw, cs, np.zeros(60))
 
 
+def _partial_r_by_least_squares(cos_w: np.ndarray, cos_s: np.ndarray, counts: np.ndarray) -> float:
+    """Independent reference: residuals of two separate least-squares fits on the three pair covariates, then
+    Pearson's r of the residuals (scipy, not the suite's projection)."""
+    lf = np.log(counts)
+    i, j = np.triu_indices(cos_w.shape[0], k=1)
+    z = np.column_stack([np.ones(i.size), lf[i] + lf[j], np.abs(lf[i] - lf[j])])
+    res = [m[i, j] - z @ np.linalg.lstsq(z, m[i, j], rcond=None)[0] for m in (cos_w, cos_s)]
+    return float(stats.pearsonr(*res).statistic)
+
+
 @pytest.mark.parametrize("equal_counts", [False, True])
-def test_frequency_residual_fast_path_equals_the_regression(equal_counts: bool) -> None:
-    """The permutation null's precomputed residualisation gives partial_r_cos_given_frequency's value, also when
-    the covariates are collinear (equal counts: log f_i + log f_j is a multiple of the intercept)."""
+def test_frequency_residual_equals_two_least_squares_fits(equal_counts: bool) -> None:
+    """The projection (one basis, fixed embedding residual) gives the two-regression value, also when the
+    covariates are collinear (equal counts: log f_i + log f_j is a multiple of the intercept), and the measurement
+    function is that same projection."""
     rng = np.random.default_rng(4)
     cw, cs, c = _pair_matrices(rng, 30, effect=0.5, freq_effect=2.0)
     if equal_counts:
         c = np.full_like(c, 7.0)
-    fast = ex._FrequencyResidual(cw, c)
+    fast = ex.FrequencyResidual(cw, c)
     for _ in range(5):
         perm = rng.permutation(30)
         shuffled = cs[np.ix_(perm, perm)]
-        assert fast.partial_r(shuffled) == pytest.approx(
-            ex.partial_r_cos_given_frequency(cw, shuffled, c), abs=1e-10
-        )
+        reference = _partial_r_by_least_squares(cw, shuffled, c)
+        assert fast.partial_r(shuffled) == pytest.approx(reference, abs=1e-10)
+        assert ex.partial_r_cos_given_frequency(cw, shuffled, c) == pytest.approx(reference, abs=1e-10)
     with pytest.raises(ValueError, match="positive"):
-        ex._FrequencyResidual(cw, np.zeros(30))
+        ex.FrequencyResidual(cw, np.zeros(30))
 
 
 def test_frequency_permutation_null_calibration() -> None:

@@ -792,19 +792,9 @@ def lm_runs(ctx: RunContext, corpus: str, arch: str) -> list[dict[str, Any]]:
 def partial_r_cos_given_frequency(cos_w: np.ndarray, cos_s: np.ndarray, counts: np.ndarray) -> float:
     """Pearson correlation of the upper triangles of ``cos_w`` and ``cos_s`` after regressing both on the pair's
     log token frequencies (intercept, log f_i + log f_j, |log f_i - log f_j|): the alignment frequency cannot explain.
-    Frequent tokens share contexts and are pushed alike by the softmax, so raw R_cos can be a frequency effect."""
-    if np.any(counts <= 0):
-        raise ValueError("token counts must be positive (a top-C token occurs in the corpus)")
-    lf = np.log(np.asarray(counts, dtype=np.float64))
-    iu = np.triu_indices(cos_w.shape[0], k=1)
-    z = np.column_stack([np.ones(iu[0].size), lf[iu[0]] + lf[iu[1]], np.abs(lf[iu[0]] - lf[iu[1]])])
-    res = []
-    for m in (cos_w, cos_s):
-        v = m[iu]
-        beta, *_ = np.linalg.lstsq(z, v, rcond=None)
-        res.append(v - z @ beta)
-    a, b = res
-    return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    Frequent tokens share contexts and are pushed alike by the softmax, so raw R_cos can be a frequency effect.
+    Computed by :class:`FrequencyResidual` (one definition for the measurement and its permutation null)."""
+    return FrequencyResidual(cos_w, counts).partial_r(cos_s)
 
 
 def _lm_counts(res: dict[str, Any], matrix: str) -> np.ndarray:
@@ -916,7 +906,7 @@ def _frequency_permutation_null(
     (rows and columns together; the frequency covariates stay with the embedding side), median over seeds per
     permutation."""
     rng = np.random.default_rng(seed)
-    fixed = [_FrequencyResidual(cw, c) for (cw, _), c in zip(pairs, counts, strict=True)]
+    fixed = [FrequencyResidual(cw, c) for (cw, _), c in zip(pairs, counts, strict=True)]
     out = np.empty(n_perm)
     for k in range(n_perm):
         perm = rng.permutation(pairs[0][1].shape[0])
@@ -926,9 +916,11 @@ def _frequency_permutation_null(
     return out
 
 
-class _FrequencyResidual:
-    """:func:`partial_r_cos_given_frequency` with the embedding side and the covariates fixed, for permutation nulls
-    (the covariates' basis and the embedding residual are computed once instead of once per permutation, ~10x faster).
+class FrequencyResidual:
+    """The frequency-controlled R_cos with the embedding side and the covariates fixed: the covariates' basis and the
+    embedding residual are computed once, so a permutation null only projects each relabelled signature side
+    (measured ~4x faster than one least-squares fit per permutation: 0.59 s vs 2.5 s for 200 permutations x 3 seeds
+    of 150-token matrices).
 
     With Q an orthonormal basis of the covariates and ``a`` the embedding residual (orthogonal to Q), the residual of
     ``v`` is ``b = v - Q Q^T v``, so ``a.b = a.v`` and ``|b|^2 = |v|^2 - |Q^T v|^2``."""
