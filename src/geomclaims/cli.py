@@ -350,7 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="judge claims and write results + report")
     p.add_argument("--profile", choices=PROFILES, default="ci")
     p.add_argument("--paper", help="paper id or alias (S, P, E)")
-    p.add_argument("--claim", nargs="+", help="claim ids or case ids (an id matching nothing is an error)")
+    p.add_argument(
+        "--claim",
+        nargs="+",
+        help="claim ids, case ids or patterns with * and ? (e.g. '*qwen2.5-coder-1.5b*'); an id matching nothing is an error",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--out", help="output directory (default: reports/<profile>/latest)")
     p.add_argument("--no-cache", action="store_true", help="recompute every experiment")

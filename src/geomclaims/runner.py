@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -517,13 +518,16 @@ def select_cases(
 ) -> list[ClaimCase]:
     """Cases of ``paper`` (all papers when None) whose claim id or case id is in ``claim_ids`` (all when None).
 
-    An empty ``claim_ids``, or an id that matches nothing in scope, is a ValueError listing close matches: a typo
-    must not silently run fewer cases (or, with no ids, everything).
+    An id with ``*`` or ``?`` is a shell-style pattern over claim and case ids (brackets are literal, as in case
+    ids): ``'*qwen2.5-coder-1.5b*'`` selects one model's cases, e.g. to run the full profile a model at a time.
+    An empty ``claim_ids``, or an id or pattern that matches nothing in scope, is a ValueError listing close
+    matches: a typo must not silently run fewer cases (or, with no ids, everything).
     """
     ids = None if claim_ids is None else list(claim_ids)
     if ids is not None and not ids:
         raise ValueError("--claim needs at least one claim id or case id")
     wanted = set(ids or [])
+    patterns = {i: _id_pattern(i) for i in wanted if "*" in i or "?" in i}
     matched: set[str] = set()
     in_scope: list[ClaimCase] = []
     out: list[ClaimCase] = []
@@ -532,7 +536,8 @@ def select_cases(
             continue
         for case in pc.cases():
             in_scope.append(case)
-            hits = wanted & {case.claim.id, case.case_id}
+            names = {case.claim.id, case.case_id}
+            hits = (wanted & names) | {p for p, rx in patterns.items() if any(rx.fullmatch(n) for n in names)}
             if wanted and not hits:
                 continue
             matched |= hits
@@ -549,6 +554,11 @@ def select_cases(
             f"--claim {', '.join(parts)} matches no claim or case{scope}; `geomclaims list` shows them all"
         )
     return out
+
+
+def _id_pattern(pattern: str) -> re.Pattern[str]:
+    """``*`` / ``?`` wildcards; every other character literal (case ids contain brackets)."""
+    return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern))
 
 
 PAPER_ALIASES = {

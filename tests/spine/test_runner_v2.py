@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from geomclaims import registry
-from geomclaims.claims import load_claims
+from geomclaims.claims import load_all, load_claims
 from geomclaims.decision import BadEvidence, InsufficientRuns
 from geomclaims.registry import Evidence, NotRun, evidence
-from geomclaims.runner import PreconditionMissing, Session, evaluate_case, merge_results
+from geomclaims.runner import PreconditionMissing, Session, evaluate_case, merge_results, select_cases
 from geomclaims.store import Store
 
 CLAIM = """
@@ -122,3 +122,17 @@ def test_merge_unions_code_versions_and_rejects_conflicts():
     c = {"profile": "ci", "claims": [{"id": "C", "paper": "p"}], "code_versions": {"s1": "z"}}
     with pytest.raises(ValueError, match="code version"):
         merge_results([a, c])
+
+
+def test_claim_patterns_select_by_wildcard_and_keep_brackets_literal() -> None:
+    papers = list(load_all(Path(__file__).parents[2] / "fixtures" / "spine" / "claims").values())
+
+    def ids(selection: list[str]) -> list[str]:
+        return [c.case_id for c in select_cases(papers, claim_ids=selection)]
+
+    assert ids(["*[2.0]"]) == ["F1[2.0]"]  # a bracket is a literal, not a character class
+    assert ids(["F?[1.0]"]) == ["F1[1.0]", "F2[1.0]", "F3[1.0]", "F5[1.0]", "F6[1.0]", "F7[1.0]"]
+    assert ids(["F1", "F4*"]) == ["F1[1.0]", "F1[2.0]", "F4"]  # exact ids and patterns together
+    assert ids(["F1[1.0]"]) == ["F1[1.0]"]
+    with pytest.raises(ValueError, match=r"'\*qwen\*' .*matches no claim"):
+        select_cases(papers, claim_ids=["F1", "*qwen*"])
