@@ -312,10 +312,12 @@ def committed_baselines(out_dir: str | Path, profile: str) -> dict[str, Path]:
 
 def profile_comparison(results: dict[str, Any], others: dict[str, Path]) -> list[str]:
     """Markdown section: each case of this run beside its verdict and measurement in the other profiles' committed
-    baselines (only cases present in both; nothing when no other baseline shares a case)."""
+    baselines (only cases present in both; nothing when no other baseline shares a case), and how many cases of the
+    shared papers one side lacks (a baseline may cover part of a paper)."""
     here = str(results["profile"])
     rows_by_case: dict[str, list[Any]] = {}
     other_profiles: list[str] = []
+    coverage: list[str] = []
     by_id = {e["id"]: e for e in results["claims"]}
     for profile, path in sorted(others.items()):
         theirs = {e["id"]: e for e in read_results(path)["claims"]}
@@ -323,6 +325,19 @@ def profile_comparison(results: dict[str, Any], others: dict[str, Path]) -> list
         if not shared:
             continue
         other_profiles.append(profile)
+        # A baseline may cover part of a paper (e.g. a full run a model at a time): say what is not compared.
+        papers = {by_id[c]["paper"] for c in shared}
+        only_here = [c for c in by_id if c not in theirs and by_id[c]["paper"] in papers]
+        only_there = [c for c in theirs if c not in by_id and theirs[c]["paper"] in papers]
+        source = f"`{path.parent.name}/{path.name}`"
+        for ids, what in (
+            (only_here, f"of this run have no verdict in {source}"),
+            (only_there, f"of {source} (same papers) are not in this run"),
+        ):
+            if ids:
+                ids = sorted(ids, key=natural_key)
+                more = f" and {len(ids) - 4} more" if len(ids) > 4 else ""
+                coverage.append(f"- {len(ids)} case(s) {what}: {', '.join(f'`{c}`' for c in ids[:4])}{more}.")
         for cid in shared:
             row = rows_by_case.setdefault(cid, [f"`{cid}`", by_id[cid]["verdict"], measured_cell(by_id[cid])])
             row += [theirs[cid]["verdict"], measured_cell(theirs[cid])]
@@ -345,6 +360,7 @@ def profile_comparison(results: dict[str, Any], others: dict[str, Path]) -> list
         f"This `{here}` run beside the committed baseline(s) {sources} (cases present in both; {changed} of "
         f"{len(rows)} differ in verdict). A profile differs in scale (models, texts, seeds), so a difference is a "
         "finding about scale or budget, not a regression.",
+        *(["", *coverage] if coverage else []),
         "",
         tabulate(rows, headers=headers, tablefmt="github"),
     ]

@@ -98,6 +98,7 @@ def test_report_shows_the_other_profiles_committed_verdicts_side_by_side(fixture
     flipped = next(e for e in full["claims"] if e["id"] == "F2[1.0]")
     assert flipped["verdict"] != "replicated"
     flipped["verdict"] = "replicated"
+    dropped = full["claims"].pop(next(i for i, e in enumerate(full["claims"]) if e["id"] == "F1[2.0]"))
     reports = tmp_path / "reports"
     (reports / "full").mkdir(parents=True)
     (reports / "full" / "results.json").write_text(json.dumps(full))
@@ -111,7 +112,10 @@ def test_report_shows_the_other_profiles_committed_verdicts_side_by_side(fixture
     text = render_report(ci, reports / "ci" / "latest", fixture_root / "claims").read_text()
     section = text.split("## Verdicts across profiles", 1)[1].split("## Provenance", 1)[0]
     assert "| ci verdict" in section and "| full verdict" in section and "smoke" not in section
-    assert f"1 of {len(ci['claims'])} differ in verdict" in section
+    assert f"1 of {len(ci['claims']) - 1} differ in verdict" in section
+    # the case the full baseline lacks is named, not silently left out of the comparison
+    assert f"- 1 case(s) of this run have no verdict in `full/results.json`: `{dropped['id']}`." in section
+    assert f"`{dropped['id']}` |" not in section
     row = next(line for line in section.splitlines() if "`F2[1.0]`" in line)
     cells = [c.strip() for c in row.strip().strip("|").split("|")]
     assert cells[1] == "not_replicated" and cells[3] == "replicated"  # ci verdict, then full verdict
