@@ -149,6 +149,7 @@ EXACT_UNDER_OCCURRENCE = [
     ("f_tadd", "varphi[keys]"),
     ("f_mod", "phi_y"),
     ("f_mod", "phi_X[keys]"),
+    ("f_mod", "varphi[keys]"),  # exact once both sides are read modulo |Z| (issue #24 item 1)
 ]
 
 
@@ -259,3 +260,39 @@ def test_bigram_signature_rows_are_distributions(docs):
     for m in (nxt, pre):
         sums = m.sum(axis=1)
         assert np.all((np.abs(sums - 1) < 1e-12) | (sums == 0))
+
+
+def test_f_mod_printed_forms_are_read_modulo_the_key_count():
+    """An entry whose un-reduced right-hand side is off by a multiple of |Z| is the same residue: nu = 101, z = 130
+    gives nu - min Z - (z mod 40) = -10, i.e. residue 30, which (A + A) mod 40 takes. Read without the reduction the
+    printed value would be 0 and the block a paper error (the old behaviour)."""
+    pr = S.printed_closed_forms("f_mod")
+    ex = S.enumerate_exact("f_mod", counting="occurrence")
+    assert 101 - 101 - (130 % 40) == -10
+    assert ex.varphi_X[101, 130] > 0.05
+    assert pr.varphi_keys[101, 130] == pytest.approx(ex.varphi_X[101, 130], abs=1e-12)
+
+
+def test_surviving_f_mod_phi_Xy_error_is_the_sign_on_z(printed):
+    """After the modulo reading the f_mod key block of phi^{X|y} still fails: the printed delta uses alpha - z where
+    the task needs alpha + z (with +z it matches the enumeration on every defined row)."""
+    r = printed["f_mod"]["phi_Xy[keys]"]
+    assert r["paper_error"] and not r["occurrence"]["same_support"]
+    spec = TaskSpec("f_mod")
+    ex = S.enumerate_exact("f_mod", counting="occurrence")
+    n_z, zmin = len(spec.keys), min(spec.keys)
+    a_mod = {a % n_z for a in spec.anchors}
+    for i, a in enumerate(spec.anchors):
+        for nu in spec.label_domain:
+            e = ex.phi_Xy[i, nu][spec.key_domain]
+            if e.sum() == 0:
+                continue
+            fixed = [(((nu - zmin - (a + z)) % n_z) in a_mod) / len(spec.anchors) for z in spec.key_domain]
+            np.testing.assert_allclose(fixed, e, atol=1e-12)
+
+
+def test_f_mod_varphi_anchor_block_is_proportional_after_the_modulo_reading(printed):
+    """The anchor block of f_mod's varphi differs from the enumeration only by a per-row factor (no normalisation by
+    P(y = nu) and one partner anchor): cosine-equivalent, listed as an error because it is not equal."""
+    r = printed["f_mod"]["varphi[anchors]"]["occurrence"]
+    assert r["proportional"] and not r["equal"]

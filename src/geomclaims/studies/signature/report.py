@@ -215,7 +215,8 @@ def _findings_lines(e: dict[str, dict[str, Any]]) -> list[str]:
         "",
         "**Paper-text findings: App. B.1 closed forms vs exact enumeration** (ground truth = all 4000 (z, a1, a2) "
         "cases, enumerated under both counting conventions; the printed forms are kept literally in "
-        "`signatures.printed_closed_forms`, the tests pin both conventions). A printed form is listed as an error "
+        "`signatures.printed_closed_forms`, f_mod's equalities read modulo |Z|; the tests pin both conventions). "
+        "A printed form is listed as an error "
         "only when it fails under *occurrence* counting, the convention Prop. 1 implies (the gradient w.r.t. "
         "W^E_alpha sums over the positions holding alpha, so [z, a, a] counts a twice); membership counting "
         "(what the experiments' empirical signatures use) is shown beside it.",

@@ -307,8 +307,9 @@ def printed_closed_forms(task: str, vocab_size: int = VOCAB_SIZE) -> Printed:
     Transcription notes (kept literal on purpose; :func:`compare_printed` measures the consequences):
     f_add / f_tadd use P(A + Z = nu - alpha), P(A + A = nu - z) with *one* uniform anchor (or two i.i.d.), no
     normalisation by P(y = nu); f_mod's P(z in X | alpha in X, y = nu) tests ``nu - min Z - (alpha - z mod |Z|)``
-    (a minus sign on z) against ``A mod |Z|``, and its varphi forms compare a residue with an un-reduced
-    right-hand side.
+    (a minus sign on z) against ``A mod |Z|``. Every f_mod equality/membership is read modulo |Z| (both sides
+    reduced): the printed right-hand sides are residues compared with un-reduced expressions, and a value equal up
+    to a multiple of |Z| is the same residue, not a paper error (issue #24 item 1).
     """
     spec = TaskSpec(task)
     A, K = list(spec.anchors), list(spec.keys)
@@ -363,13 +364,14 @@ def printed_closed_forms(task: str, vocab_size: int = VOCAB_SIZE) -> Printed:
             phi_X[i, keys] = 1.0 / nZ
             for nu in labels:
                 for z in keys:
-                    phi_Xy_k[i, nu, z] = (1.0 / nA) * ((nu - zmin - ((a - z) % nZ)) in a_mod)
+                    # residues: both sides of the printed membership are read modulo |Z|
+                    phi_Xy_k[i, nu, z] = (1.0 / nA) * (((nu - zmin - ((a - z) % nZ)) % nZ) in a_mod)
                 phi_Xy_a[i, nu, A] = 1.0 / nZ
         for nu in labels:
             for z in keys:
-                var_k[nu, z] = p_aa_mod.get(nu - zmin - (z % nZ), 0.0)
+                var_k[nu, z] = p_aa_mod.get((nu - zmin - (z % nZ)) % nZ, 0.0)
             for a in A:
-                var_a[nu, a] = p_az_mod.get(nu - zmin - (a % nZ), 0.0)
+                var_a[nu, a] = p_az_mod.get((nu - zmin - (a % nZ)) % nZ, 0.0)
     return Printed(phi_y, phi_X, phi_Xy_k, phi_Xy_a, var_k, var_a)
 
 
