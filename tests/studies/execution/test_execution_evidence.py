@@ -182,11 +182,30 @@ def test_entropy_ratio_direction_and_null() -> None:
 
 def test_curriculum_sign_and_precondition() -> None:
     cur = fake_result(LOW, [0.3, 0.2, 0.2, 0.9])
-    cur["acc"][:, : S_ // 2, 0] = 1.0  # m = 1 learned in the first stage, then forgotten
+    # Snapshots every 10 steps to 120: stage ends at steps 30, 60, 90, 120 (indices 3, 6, 9, 12).
+    for j, end in enumerate((3, 6, 9)):
+        cur["acc"][:, end, j] = 0.95  # each stage's m learned at its own end, m = 1 later forgotten
     ctx = FakeCtx({"main": fake_result(LOW, LEARNED), "curriculum": cur})
     ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
     assert np.allclose(ev.measured, 1.0 - 0.3)  # mixed minus curriculum
-    assert ev.details["preconditions"]["curriculum_acc_m1_after_stage1"] == pytest.approx(1.0)
+    assert ev.details["curriculum_acc_on_stage_m_at_stage_end"] == pytest.approx([0.95, 0.95, 0.95, 0.9])
+    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.9)
+    cur["acc"][:, 6, 1] = 0.4  # m = 2 never learned in its stage: the precondition reads it
+    ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
+    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.4)
+
+
+def test_curriculum_stage_ends_need_a_snapshot_there() -> None:
+    assert X.curriculum_stage_ends(np.arange(13) * 10, 4) == [3, 6, 9, 12]
+    with pytest.raises(ValueError, match="stage 1"):
+        X.curriculum_stage_ends(np.array([0, 7, 14, 21]), 4)
+
+
+def test_commutator_persistence_skips_step_zero() -> None:
+    steps = np.array([0, 10, 20, 30, 40])
+    norms = np.array([[100.0, 1.0, 1.0, 2.0, 2.0]])  # a huge step-0 value must not set the early level
+    assert X.commutator_persistence(steps, norms) == pytest.approx([2.0])
+    assert X.commutator_persistence(steps, np.array([[1.0, 4, 4, 1, 1]])) == pytest.approx([0.25])
 
 
 # ------------------------------------------------------------------------------------------------ analysis.py

@@ -57,6 +57,37 @@ def test_distractors_include_value_tokens_only_when_asked() -> None:
         assert (n_values.max() > 1) == flag
 
 
+def test_default_distractors_are_disjoint_from_values_marker_and_query() -> None:
+    # Paper Sec. 3.1: distractors are their own tokens; no distractor id is ever a value id by default.
+    spec = TaskSpec(T=16, C=8, m_values=(1, 2, 3, 4))
+    assert spec.distractor_values is False
+    voc = spec.vocab
+    b = sample(spec, data_rng(2), 2000)
+    for row, m, pos in zip(b.tokens, b.m, b.marker_pos, strict=True):
+        slots = np.ones(spec.T, bool)
+        slots[pos[:m]] = slots[pos[:m] + 1] = slots[-1] = False
+        distract = row[slots]
+        assert np.all(distract >= spec.C + 2), "a distractor slot holds a value, marker or query id"
+        assert set(np.unique(distract)) <= set(voc.distractor_ids.tolist())
+
+
+def test_overlap_distractors_variant_pool_includes_values() -> None:
+    from geomclaims.studies.execution.profiles import PROFILE_SETTINGS, train_config
+
+    cfg = train_config(PROFILE_SETTINGS["ci"], "overlap-distractors", "cpu")
+    spec = TaskSpec.from_config(cfg["task"])
+    assert spec.distractor_values is True
+    b = sample(spec, data_rng(1), 2000)
+    unmarked = np.ones_like(b.tokens, dtype=bool)
+    for i, (m, pos) in enumerate(zip(b.m, b.marker_pos, strict=True)):
+        unmarked[i, pos[:m]] = unmarked[i, pos[:m] + 1] = False
+    unmarked[:, -1] = False
+    assert set(np.unique(b.tokens[unmarked])) >= set(range(spec.C)), "values missing from the distractor pool"
+    # Every other variant uses the paper's disjoint pool.
+    for v in ("paper", "adam1e-3-T16", "sgd0.1-T16", "released-code"):
+        assert train_config(PROFILE_SETTINGS["ci"], v, "cpu")["task"]["distractor_values"] is False
+
+
 def test_generator_is_seeded_and_independent_of_torch() -> None:
     import torch
 

@@ -399,6 +399,20 @@ def entropy_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def commutator_persistence(steps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per member: median of ``values`` [E, K] over the late half of the checkpoints / median over the early half.
+
+    Step 0 is left out (issue 22 item 8): at initialisation the commutator reflects the random weights, not
+    training, so the early half starts at the first checkpoint after step 0. Needs at least 2 such checkpoints.
+    """
+    keep = np.asarray(steps) > 0
+    v = np.asarray(values, dtype=float)[:, keep]
+    if v.shape[1] < 2:
+        raise Untestable(f"commutator persistence needs >= 2 checkpoints after step 0, got {v.shape[1]}")
+    half = v.shape[1] // 2
+    return np.median(v[:, half:], 1) / np.median(v[:, :half], 1)
+
+
 @evidence("execution/commutator")
 def commutator_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     variant = case.claim.variant or MAIN_VARIANT
@@ -416,10 +430,8 @@ def commutator_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     notes = [_acc_note(variant, res)]
     pre = learning_preconditions(res)
     if case.claim.metric == "commutator_persistence":
-        half = steps.size // 2
-        measured = np.median(norms[:, half:], 1) / np.median(norms[:, :half], 1)
-        d_norm = np.asarray(res["comm_D"])
-        details["D_persistence"] = (np.median(d_norm[:, half:], 1) / np.median(d_norm[:, :half], 1)).tolist()
+        measured = commutator_persistence(steps, norms)
+        details["D_persistence"] = commutator_persistence(steps, np.asarray(res["comm_D"])).tolist()
         return _ev(measured, None, details=details, notes=notes, preconditions=pre)
     if case.claim.metric in ("perpendicular_share", "rho_trend", "rho_commutator_minus_gradient"):
         mtype = case.params["matrix"]
@@ -524,22 +536,25 @@ def curriculum_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     ms = np.asarray(mixed["m_values"]).tolist()
     i1 = ms.index(1)
     acc_mixed, acc_cur = np.asarray(mixed["acc"]), np.asarray(cur["acc"])  # [E, S, n_m]
-    n_stage = len(ms)
-    S_ = acc_cur.shape[1]
-    end_stage1 = (S_ - 1) // n_stage
+    ends = curriculum_stage_ends(np.asarray(cur["snap_steps"]), len(ms))
+    stage_acc = [float(acc_cur[:, ends[j], j].mean()) for j in range(len(ms))]
     details = {
         "steps": np.asarray(mixed["snap_steps"]).tolist(),
         "m_values": ms,
         "acc_mixed_mean": acc_mixed.mean(0).T.tolist(),  # [n_m][S]
         "acc_curriculum_mean": acc_cur.mean(0).T.tolist(),
-        "acc_m1_curriculum_after_stage1": acc_cur[:, end_stage1, i1].tolist(),
+        "curriculum_stage_end_steps": np.asarray(cur["snap_steps"])[ends].astype(int).tolist(),
+        "curriculum_acc_on_stage_m_at_stage_end": stage_acc,
+        "acc_m1_curriculum_after_stage1": acc_cur[:, ends[0], i1].tolist(),
+        "curriculum_final_acc_per_m": acc_cur[:, -1].mean(0).tolist(),
     }
     # Paired by seed: the mixed (main) run may have more members (ordering_seeds) than the curriculum run.
     rows = member_rows(mixed, np.asarray(cur["seeds"]))
     measured = acc_mixed[rows, -1, i1] - acc_cur[:, -1, i1]
     pre = learning_preconditions(mixed)
-    # Forgetting needs something learned first: the curriculum's m = 1 accuracy at the end of its m = 1 stage.
-    pre["curriculum_acc_m1_after_stage1"] = float(acc_cur[:, end_stage1, i1].mean())
+    # Paper Sec. 4.5: forgetting means losing what a stage had learned, so every stage's m must be learned by the
+    # end of its own stage (issue 22 item 6); the minimum over stages is the precondition.
+    pre["curriculum_stage_acc_min"] = min(stage_acc)
     details.update(acc_curves(mixed))
     return _ev(
         measured,
@@ -548,3 +563,23 @@ def curriculum_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         notes=[_acc_note(variant, mixed), _acc_note(variant + " curriculum", cur)],
         preconditions=pre,
     )
+
+
+def curriculum_stage_ends(snap_steps: np.ndarray, n_stages: int) -> list[int]:
+    """Snapshot index at the end of each curriculum stage (the snapshot taken before the next stage's first step).
+
+    Stages are equal thirds/quarters of training (task.stage_m_values); a stage end without a snapshot is an error,
+    because the precondition would silently read a different step.
+    """
+    steps = np.asarray(snap_steps).astype(int)
+    total = int(steps[-1])
+    out = []
+    for j in range(1, n_stages + 1):
+        end = -(-j * total // n_stages)  # first step of stage j (ceil), = total for the last stage
+        hit = np.flatnonzero(steps == end)
+        if hit.size == 0:
+            raise ValueError(
+                f"no snapshot at the end of curriculum stage {j} (step {end}); snapshots {steps.tolist()}"
+            )
+        out.append(int(hit[0]))
+    return out

@@ -51,6 +51,25 @@ def _optimizer(model: torch.nn.Module, optim: Mapping[str, Any]) -> torch.optim.
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+def lr_factor(optim: Mapping[str, Any], step: int) -> float:
+    """Learning-rate multiplier at ``step``: ``constant`` (default) or linear ``warmup`` steps then cosine to 0.
+
+    The cosine schedule decays to ``min_factor`` (default 0.1) of the base rate at ``steps``; the late, small
+    steps let Adam settle on the harder m (profiles.py has the measured curves).
+    """
+    kind = str(optim.get("schedule", "constant"))
+    if kind == "constant":
+        return 1.0
+    if kind != "cosine":
+        raise ValueError(f"optim.schedule must be 'constant' or 'cosine', got {kind!r}")
+    total, warm = int(optim["steps"]), int(optim.get("warmup", 0))
+    floor = float(optim.get("min_factor", 0.1))
+    if step < warm:
+        return (step + 1) / warm
+    frac = (step - warm) / max(total - warm, 1)
+    return floor + (1.0 - floor) * 0.5 * (1.0 + float(np.cos(np.pi * min(frac, 1.0))))
+
+
 def _stack(batches: list[Batch], device: str) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.as_tensor(np.stack([b.tokens for b in batches]), device=device)
     y = torch.as_tensor(np.stack([b.target for b in batches]), device=device)
@@ -109,6 +128,7 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     optim_cfg = config["optim"]
     steps, batch = int(optim_cfg["steps"]), int(optim_cfg["batch"])
     opt = _optimizer(model, optim_cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(optim_cfg, k))
     shuffled = config.get("labels", "true") == "shuffled"
 
     train_rngs = [data_rng(s, "train") for s in seeds]
@@ -172,6 +192,7 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
         opt.zero_grad(set_to_none=True)
         per_member.sum().backward()
         opt.step()
+        sched.step()
         running += per_member.detach().cpu()
         n_running += 1
 
