@@ -451,3 +451,56 @@ def test_sgd_variant_config() -> None:
         k: v for k, v in main.items() if k not in ("optim", "variant")
     }
     assert sgd["seeds"] == ci["seeds"] and len(ci["ordering_seeds"]) >= 8
+
+
+def _sae_result(drop: float, drop_all: float) -> dict[str, Any]:
+    """A learned main run whose final-stage SAE ablation drops are ``drop`` (top-k) and ``drop_all`` (every latent)."""
+    res = fake_result(LOW, LEARNED)
+    res["sae/stage_steps"] = np.array([30, 60, 120])
+    rng = np.random.default_rng(4)
+    for j in range(3):
+        base = np.full(E, 0.97)
+        d = drop + 0.005 * rng.standard_normal(E)
+        fields = {
+            "base_acc": base,
+            "ablated_acc": base - d,
+            "all_ablated_acc": base - drop_all,
+            "drop": d,
+            "drop_all": np.full(E, drop_all),
+            "n_correlated": np.full(E, 4.0),
+            "n_correlated_null": np.zeros((E, 5)),
+            "n_alive": np.full(E, 100.0),
+            "rel_recon_error": np.full(E, 0.05),
+            "l0": np.full(E, 8.0),
+            "drop_random": np.full((E, 5), 0.01),
+            "n_ablated_correlated": np.full(E, 4.0),
+        }
+        for f, v in fields.items():
+            res[f"sae/relu_l1/stage{j}/{f}"] = v
+    return res
+
+
+@pytest.mark.parametrize(
+    "drop,drop_all,verdict",
+    [(0.005, 0.8, "replicated"), (0.3, 0.8, "not_replicated"), (0.005, 0.01, "untestable")],
+)
+def test_e8_equivalence_replicates_fails_or_is_untestable(drop: float, drop_all: float, verdict: str) -> None:
+    from pathlib import Path
+
+    from geomclaims.claims import load_claims
+    from geomclaims.decision import decide
+
+    yaml = Path(__file__).resolve().parents[3] / "claims" / "execution_manifolds.yaml"
+    claim = next(c for c in load_claims(yaml).claims if c.id == "E8-ablation-small")
+    ctx = FakeCtx({"main": _sae_result(drop, drop_all)})
+    ev = X.sae_evidence(case("ablation_drop", "none", "<", sae="relu_l1"), ctx)
+    assert ev.null is None
+    assert ev.preconditions["sae_all_latents_drop"] == pytest.approx(drop_all)
+    # The claim's own requires (positive control included) and condition decide, as the runner does.
+    met = all(r.holds(ev.preconditions[r.metric]) for r in claim.requires)
+    got = (
+        "untestable"
+        if not met
+        else decide(ev.measured, claim.expect, None, claim.null, profile="smoke").verdict
+    )
+    assert str(getattr(got, "value", got)) == verdict

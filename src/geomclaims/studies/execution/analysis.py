@@ -112,6 +112,22 @@ def per_member_all(
     return np.mean([per_member(result, t, measure) for t in types], axis=0)
 
 
+def all_params_per_member(result: Mapping[str, Any], measure: str) -> np.ndarray:
+    """``measure`` of the trajectory of every recorded parameter (all ``snap/*`` arrays concatenated) per member.
+
+    The second reading of E9 (issue 22 item 5): the whole model's path, MLP and embeddings included, not only the
+    attention matrices both models share.
+    """
+    keys = sorted(k for k in result if str(k).startswith("snap/"))
+    if not keys:
+        raise ValueError("result has no snap/* parameter snapshots")
+    out = []
+    for e in range(n_members(result)):
+        traj = np.concatenate([trajectory(result, k.removeprefix("snap/"), e) for k in keys], axis=1)
+        out.append(dimension(traj, measure))
+    return np.asarray(out)
+
+
 def null_per_member(
     result: Mapping[str, Any], mtype: str, measure: str, draws: int, seed: int = 0
 ) -> np.ndarray:

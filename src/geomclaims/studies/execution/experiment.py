@@ -292,6 +292,11 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         if label == "mlp":
             # The MLP matrices' own trajectories, for the report (not part of the claim's paired comparison).
             details["mlp_matrices_" + measure] = A.per_member_all(other, measure, ("W_in", "W_out")).tolist()
+            # Second reading: each model's all-parameter trajectory (the decision reads the matched attention set).
+            details["all_params_" + measure] = {
+                "base": A.all_params_per_member(res, measure).tolist(),
+                "mlp": A.all_params_per_member(other, measure).tolist(),
+            }
         if metric == "mlp_dimension":
             # The MLP model's attention dimension itself, against the attention-only model's (paired seeds).
             return _ev(alt, base, details=details, notes=notes, preconditions=pre)
@@ -372,6 +377,8 @@ def entropy_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "entropy_per_layer_mean": np.asarray(res["entropy"]).mean(0).T.tolist(),
     }
     details.update(acc_curves(res))
+    # Per-seed, per-m curves [E][n_m][S] once per study (the E5 entries), for the report's accuracy figure.
+    details["acc_curve_per_seed"] = np.asarray(res["acc"]).transpose(0, 2, 1).round(3).tolist()
     notes = [_acc_note(variant, res), _acc_note(variant + " + shuffled labels", shuf)]
     pre = {**learning_preconditions(res), **learning_preconditions(shuf, "shuffled_")}
     if case.claim.metric == "entropy_end_over_start":
@@ -502,10 +509,15 @@ def sae_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     }
     notes = [_acc_note(variant, res)]
     pre = learning_preconditions(res)
+    # Positive control on the same SAE (issue 22 item 9): ablating every latent must move accuracy, otherwise the
+    # ablation path cannot show any effect and a small drop of the few correlated latents says nothing.
+    pre["sae_all_latents_drop"] = float(np.mean(final["drop_all"]))
     if case.claim.metric == "ablation_drop":
-        # Null by name: the all-latents positive control, or as many random alive latents (the matched control).
+        # "none": the equivalence reading (drop CI below the margin, gated by the positive control above); the
+        # named nulls remain for comparisons. Random ablation of as many latents is always in the details.
         null_name = case.claim.null.name if case.claim.null is not None else "none"
         nulls = {
+            "none": None,
             "all_latents_ablation": final["drop_all"],
             "random_alive_latents": final["drop_random"].ravel(),
         }
