@@ -102,7 +102,7 @@ class FakeCtx:
     """Runs tiny real jobs; the AdamW result's gradients and the GD result's first gradient point are negated, so
     reading either instead of the GD window's end flips the measurement."""
 
-    def __init__(self, loss_first_last: tuple[float, float] | None = None) -> None:
+    def __init__(self, formed_from: int | None = None) -> None:
         self.settings = {
             **profiles.SETTINGS["smoke"],
             "seeds": SEEDS,
@@ -115,7 +115,9 @@ class FakeCtx:
         self.device = "cpu"
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.clean: dict[int, dict[str, Any]] = {}
-        self.loss_first_last = loss_first_last  # replaces the recorded loss (the precondition test)
+        self.formed_from = (
+            formed_from  # plants an order (R_order -0.9) from this checkpoint on (formation tests)
+        )
 
     def run(self, name: str, config: dict[str, Any], seed: int, fn: Any) -> dict[str, Any]:
         self.calls.append((name, dict(config)))
@@ -126,9 +128,9 @@ class FakeCtx:
         else:
             self.clean[seed] = {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
             grads[0] = -grads[0]
-            if self.loss_first_last is not None:
-                loss = np.linspace(*self.loss_first_last, res["grad/loss"].shape[0])
-                res["grad/loss"] = np.repeat(loss[:, None], res["grad/loss"].shape[1], axis=1)
+            if self.formed_from is not None:
+                res["r_order"] = np.zeros_like(res["r_order"])
+                res["r_order"][:, self.formed_from :] = -0.9
         res["grad/WE_anchor"] = grads
         return res
 
@@ -158,7 +160,7 @@ def _expected_end_alignment(ctx: FakeCtx, task: str) -> tuple[list[float], list[
     return full, lead
 
 
-def test_gd_evidence_reads_the_end_of_the_gd_window_not_the_adamw_run() -> None:
+def test_gd_evidence_reads_the_end_of_the_gd_run_when_no_structure_formed() -> None:
     ctx = FakeCtx()
     ev = ex.gd_evidence(_case("lin_f_add"), ctx)
     # only plain-GD jobs of F_lin with true labels were asked for, one per seed
@@ -176,12 +178,11 @@ def test_gd_evidence_reads_the_end_of_the_gd_window_not_the_adamw_run() -> None:
     np.testing.assert_allclose(ev.details["alignment_leading_term_only"], lead, rtol=1e-6)
     # the null: random directions around 0, below the measurement
     assert abs(float(np.median(ev.null))) < 0.1 and np.quantile(ev.null, 0.95) < min(ev.measured)
-    # preconditions: the relative loss drop of the worst seed, positive when the loss fell
+    # 6 GD steps of a d = 8 model order nothing: no formation window, the run's end is read and flagged
+    assert ev.preconditions["formed_fraction"] == 0.0 and ev.details["formation"]["formed"] == [False] * 3
     loss = np.asarray(ev.details["loss_at_grad_steps"])
     assert np.all(loss[:, -1] < loss[:, 0])
-    assert ev.preconditions["loss_drop_rel_min"] == pytest.approx(
-        float(np.min((loss[:, 0] - loss[:, -1]) / loss[:, 0])), abs=1e-4
-    )
+    np.testing.assert_allclose(ev.details["relative_loss_drop_run"], ex.relative_loss_drop(loss), atol=1e-4)
     with pytest.raises(ValueError, match="F_lin"):
         bad = SimpleNamespace(claim=_case("lin_f_add").claim, params={"member": "ffn_f_add"})
         ex.gd_evidence(bad, ctx)
@@ -192,19 +193,23 @@ def test_relative_loss_drop_sign() -> None:
     np.testing.assert_allclose(ex.relative_loss_drop(loss), [0.5, 0.0, -0.5])
 
 
-@pytest.mark.parametrize("moved", [False, True])
-def test_a_window_without_movement_is_untestable(moved: bool) -> None:
-    """Through the runner: the P12-gd claim's `requires` turns a flat loss into `untestable` with the value; the
-    same measurement with a 50% loss drop is judged."""
-    ctx = FakeCtx(loss_first_last=(4.0, 2.0) if moved else (4.0, 4.0))
+@pytest.mark.parametrize("formed", [False, True])
+def test_a_run_in_which_the_structure_never_formed_is_untestable(formed: bool) -> None:
+    """Through the runner: the P12-gd claim's `requires` turns a run without a formation window into `untestable`
+    with the value; with an order planted from the middle checkpoint on, the window ends at the first gradient
+    point at or after it (here the middle one, step 3 of 6) and the claim is judged there."""
+    ctx = FakeCtx(formed_from=None if not formed else 2)
     entry = evaluate_case(_case("lin_f_tadd"), ctx)
-    assert entry["preconditions"][0]["metric"] == "loss_drop_rel_min"
-    assert entry["preconditions"][0]["met"] is moved
-    if moved:
+    assert entry["preconditions"][0]["metric"] == "formed_fraction"
+    assert entry["preconditions"][0]["met"] is formed
+    if formed:
         assert entry["verdict"] != "untestable"
+        assert entry["details"]["window_end_step"] == [3, 3, 3]
+        mid = np.asarray(entry["details"]["alignment_per_step"])[:, 1]
+        np.testing.assert_allclose(entry["measured"]["samples"], mid, atol=1e-4)
     else:
         assert entry["verdict"] == "untestable"
-        assert "loss_drop_rel_min" in entry["explanation"] and "measured 0" in entry["explanation"]
+        assert "formed_fraction" in entry["explanation"] and "measured 0" in entry["explanation"]
 
 
 def test_report_shows_the_gd_variant_beside_the_adamw_displacement(tmp_path: Any) -> None:
@@ -218,9 +223,19 @@ def test_report_shows_the_gd_variant_beside_the_adamw_displacement(tmp_path: Any
     gd = {
         "optimizer": {"name": "sgd", "lr": 0.5, "steps": 500, "full_batch": True},
         "grad_steps": [0, 50, 250, 500],
+        "formation": {"curve": "r_order", "op": "<=", "bar": -0.7, "formed": [True, True, False]},
+        "window_end_step": [50, 250, 500],
+        "r_order_at_grad_steps": [[0.0, -0.8, -0.9, -0.9], [0.0, -0.5, -0.8, -0.9], [0.0, 0.0, 0.0, 0.0]],
         "alignment_per_step": [[1.0, 1.0, 0.5, 0.25], [1.0, 1.0, 0.5, 0.22], [1.0, 1.0, 0.5, 0.27]],
-        "gd_displacement_alignment": [[0.8, 0.7, 0.6], [0.9, 0.8, 0.7], [0.85, 0.75, 0.65]],
-        "relative_loss_drop": [0.39, 0.4, 0.38],
+        "alignment_per_step_with_phiX_term": [
+            [1.0, 1.0, 0.6, 0.3],
+            [1.0, 1.0, 0.6, 0.3],
+            [1.0, 1.0, 0.6, 0.3],
+        ],
+        "alignment_at_window_end": [0.97, 0.5, 0.27],
+        "alignment_with_phiX_term_at_window_end": [0.98, 0.6, 0.3],
+        "alignment_at_run_end": [0.25, 0.22, 0.27],
+        "relative_loss_drop_run": [0.39, 0.4, 0.38],
     }
     entries = [
         {"id": "P12[lin_f_add]", "claim_id": "P12", "params": {}, "details": adam},
@@ -228,7 +243,9 @@ def test_report_shows_the_gd_variant_beside_the_adamw_displacement(tmp_path: Any
     ]
     md = report.section(entries, tmp_path)
     line = next(x for x in md.splitlines() if x.startswith("| f_add |"))
-    # P12 at init, AdamW displacement medians, GD per-point medians, GD displacement, loss drop
+    # P12 at init, AdamW displacement medians, GD window end (formed count), at the window end, with phi^X, at the
+    # run's end, loss drop
     assert "| 1.00 |" in line and "0.40 / 0.20 (steps 10, 50)" in line
-    assert "1.00 / 1.00 / 0.50 / 0.25" in line and "0.85 / 0.75 / 0.65" in line and line.endswith("| 0.39 |")
-    assert "lr 0.5, 500 steps" in md and "gradient steps 0, 50, 250, 500" in md
+    assert "| 250.00 (2/3 formed) | 0.50 | 0.60 | 0.25 |" in line and line.endswith("| 0.39 |")
+    assert "lr 0.5, 500 steps, gradients at 4 points" in md
+    assert (tmp_path / "signature_formation_window.png").exists()

@@ -191,17 +191,24 @@ class FrequencyResidual:
 def _pooled_asymmetry(case: ClaimCase, ctx: RunContext, arch: str) -> Evidence:
     """Fig. 5D/E pool the percentile pairs of all corpora (App. C.1). Every corpus contributes the same number of
     pairs to every decile, so the pooled decile curve is the mean of the per-corpus curves and its asymmetry is the
-    mean of theirs: measured = per-corpus asymmetries, aggregated by their mean (the CI then covers corpora)."""
+    mean of theirs: measured = per-corpus asymmetries, aggregated by their mean (the CI then covers corpora). Each
+    corpus's value is the mean over every LM seed of that corpus (issue #24 item 7: seed 0 alone was read before)."""
     stat = _decile_stat("decile_asymmetry")
     n = min(int(ctx.settings["n_null"]), 200)
-    per_corpus, null_draws, curves = [], [], {}
+    per_corpus, per_seed, null_draws, curves = [], {}, [], {}
     for corpus in ctx.settings["lm"]["corpora"]:
-        res = lm_runs(ctx, corpus, arch)[0]
-        cw, cs = _lm_cos_pair(res, "embedding")
-        curve = percentile_bin_alignment(cw, cs, n_bins=10)
-        curves[corpus] = np.round(curve, 3).tolist()
-        per_corpus.append(stat(curve))
-        w0 = res["WE/init"]
+        runs = lm_runs(ctx, corpus, arch)
+        seed_curves = []
+        for res in runs:
+            cw, cs = _lm_cos_pair(res, "embedding")
+            seed_curves.append(percentile_bin_alignment(cw, cs, n_bins=10))
+        curves[corpus] = np.round(np.mean(seed_curves, axis=0), 3).tolist()
+        per_seed[corpus] = [stat(c) for c in seed_curves]
+        per_corpus.append(float(np.mean(per_seed[corpus])))
+        # the signature is the corpus's (tokenizer and corpus fixed across seeds): one init null per corpus
+        res0 = runs[0]
+        cw, cs = _lm_cos_pair(res0, "embedding")
+        w0 = res0["WE/init"]
         rng = np.random.default_rng(null_seed(ctx) + 3)
         draws = rng.normal(0.0, float(np.std(w0)), size=(n, cw.shape[0], w0.shape[1]))
         null_draws.append([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
@@ -209,6 +216,8 @@ def _pooled_asymmetry(case: ClaimCase, ctx: RunContext, arch: str) -> Evidence:
         raise KeyError("decile claims use the 'init' null")
     details = {
         "per_corpus": dict(zip(ctx.settings["lm"]["corpora"], per_corpus, strict=True)),
+        "per_corpus_per_seed": per_seed,
+        "seeds": [int(x) for x in ctx.settings["lm_seeds"]],
         "curves": curves,
     }
     return Evidence(measured=per_corpus, null=np.mean(np.asarray(null_draws), axis=0), details=details)
@@ -254,9 +263,10 @@ def pretrained_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         return Evidence(
             measured=[r_cos(cw, cs)], null=mantel(cw, cs, n_perm=n, seed=null_seed(ctx)).null, details=details
         )
-    if case.claim.metric == "digit_r_order":
+    if case.claim.metric in ("digit_r_order", "digit_r_order_tilde"):
         values = np.arange(10, dtype=float)
         we = res["digits/WE"].astype(np.float64)
+        tilde = res["digits/phi_tilde"].astype(np.float64)
         dist = np.abs(values[:, None] - values[None, :])
         details["digit_cos"] = np.round(cosine_matrix(we), 4).tolist()
         details["digit_phi_tilde_cos"] = np.round(
@@ -264,6 +274,10 @@ def pretrained_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         ).tolist()
         details["r_order_phi_tilde"] = r_order(res["digits/phi_tilde"].astype(np.float64), values)
         details["digit_counts"] = res["digits/counts"].tolist()
-        null = mantel(cosine_matrix(we), dist, n_perm=n, seed=null_seed(ctx)).null
-        return Evidence(measured=[r_order(we, values)], null=null, details=details)
+        details["r_order_WE"] = r_order(we, values)
+        details["r_cos_digit_WE_phi_tilde"] = r_cos(cosine_matrix(we), cosine_matrix(tilde))
+        # Fig. 6B shows both heatmaps ordered: the embedding (digit_r_order) and the signature (digit_r_order_tilde)
+        target = we if case.claim.metric == "digit_r_order" else tilde
+        null = mantel(cosine_matrix(target), dist, n_perm=n, seed=null_seed(ctx)).null
+        return Evidence(measured=[r_order(target, values)], null=null, details=details)
     raise KeyError(f"signature/pretrained has no metric {case.claim.metric!r}")

@@ -313,7 +313,8 @@ def _median_cols(rows: list[list[float]]) -> str:
 
 def _direction_lines(e: dict[str, dict[str, Any]]) -> list[str]:
     """P12 / P12-gd: Corollary 1's direction at init (AdamW run), AdamW's actual displacement, and plain GD's
-    gradient and displacement along its own trajectory (medians over seeds, per gradient point)."""
+    gradient at the end of each seed's formation window (with and without the phi^X term) and at the end of the run
+    (medians over seeds)."""
     rows = []
     for task in ("f_add", "f_tadd", "f_mod"):
         adam = (e.get(f"P12[lin_{task}]") or {}).get("details") or {}
@@ -321,13 +322,16 @@ def _direction_lines(e: dict[str, dict[str, Any]]) -> list[str]:
         if not adam and not gd:
             continue
         adam_steps = ", ".join(str(s) for s in adam.get("adamw_displacement_steps", []))
+        formed = gd.get("formation", {}).get("formed", [])
         rows.append(
             f"| {TASK_NAMES[task]} | {_median_cols([[r[0]] for r in adam.get('alignment_per_step', [])])} | "
             f"{_median_cols(adam.get('adamw_displacement_alignment', []))}"
             f"{f' (steps {adam_steps})' if adam_steps else ''} | "
-            f"{_median_cols(gd.get('alignment_per_step', []))} | "
-            f"{_median_cols(gd.get('gd_displacement_alignment', []))} | "
-            f"{_median_cols([[v] for v in gd.get('relative_loss_drop', [])])} |"
+            f"{_median_cols([[v] for v in gd.get('window_end_step', [])])} ({sum(formed)}/{len(formed)} formed) | "
+            f"{_median_cols([[v] for v in gd.get('alignment_at_window_end', [])])} | "
+            f"{_median_cols([[v] for v in gd.get('alignment_with_phiX_term_at_window_end', [])])} | "
+            f"{_median_cols([[v] for v in gd.get('alignment_at_run_end', [])])} | "
+            f"{_median_cols([[v] for v in gd.get('relative_loss_drop_run', [])])} |"
         )
     if not rows:
         return []
@@ -335,21 +339,48 @@ def _direction_lines(e: dict[str, dict[str, Any]]) -> list[str]:
         (x["details"] for k, x in sorted(e.items()) if k.startswith("P12-gd[") and x.get("details")), {}
     )
     opt = gd_any.get("optimizer", {})
-    steps = ", ".join(str(s) for s in gd_any.get("grad_steps", []))
+    n_points = len(gd_any.get("grad_steps", []))
     return [
         "",
         "**Corollary 1 along the trajectory (P12, P12-gd; F_lin).** Mean over anchors of the cosine with Corollary 1's "
         "prediction, median over seeds. P12 reads the exact full-data gradient at init of the AdamW run; AdamW's "
         "displacement W^E(t) - W^E(0) is compared with the init prediction. The corollary is about gradient flow, so "
         f"P12-gd trains the same model by plain full-batch gradient descent (lr {opt.get('lr', '?')}, "
-        f"{opt.get('steps', '?')} steps) and reads the gradient against the prediction made with the current W^U at "
-        f"gradient steps {steps or '?'} (judged at the last one, once the loss has fallen by >= 20%).",
+        f"{opt.get('steps', '?')} steps, gradients at {n_points} points) and reads the gradient against the "
+        "prediction made with the current W^U at the end of each seed's formation window (the first gradient point "
+        "where R_order <= -0.7, or for f_mod the mean anchor cosine >= 0.8: Sec. 5.2, Fig. 2B, Remark 1); the curves "
+        "are in the figure above.",
         "",
-        "| task | P12: gradient at init | AdamW displacement vs init prediction | GD: gradient per point | "
-        "GD displacement vs init prediction | GD relative loss drop |",
-        "|---|---|---|---|---|---|",
+        "| task | P12: gradient at init | AdamW displacement vs init prediction | GD window end (step) | "
+        "GD at window end | with the phi^X term | GD at run end | GD relative loss drop (run) |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
     ]
+
+
+def _formation_curves(e: dict[str, dict[str, Any]], fig_dir: Path) -> str | None:
+    """P12-gd: alignment with Corollary 1 (with / without the phi^X term) and the structure curve over the GD run,
+    medians over seeds, window ends marked."""
+    tasks = [t for t in ("f_add", "f_tadd", "f_mod") if (e.get(f"P12-gd[lin_{t}]") or {}).get("details")]
+    tasks = [t for t in tasks if "window_end_step" in e[f"P12-gd[lin_{t}]"]["details"]]
+    if not tasks:
+        return None
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        d = e[f"P12-gd[lin_{task}]"]["details"]
+        steps = np.asarray(d["grad_steps"])
+        ax.plot(steps, np.median(d["alignment_per_step"], axis=0), label="phi^y term")
+        ax.plot(steps, np.median(d["alignment_per_step_with_phiX_term"], axis=0), "--", label="+ phi^X term")
+        key = d["formation"]["curve"]
+        ax.plot(steps, np.median(d[f"{key}_at_grad_steps"], axis=0), ":", color="gray", label=key)
+        for s in d["window_end_step"]:
+            ax.axvline(s, color="red", alpha=0.3, lw=1)
+        ax.axhline(0.9, color="black", lw=0.5)
+        ax.set_title(f"{TASK_NAMES[task]} (GD)")
+        ax.set_xlabel("step")
+        ax.set_ylim(-1.05, 1.05)
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    return _save(fig, fig_dir, "signature_formation_window")
 
 
 @report_section("signature")
@@ -368,6 +399,11 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
         (_lm_bars, "R_cos per corpus and architecture against the init null's 95% band (Fig. 5B / 13B)."),
         (_deciles, "Mean percentile of cos(phi^next) per decile of cos(W^E) (Fig. 5E)."),
         (_digits, "Digits 0-9: pretrained tied embeddings vs phi~ = phi^next + varphi^pre (Fig. 6B)."),
+        (
+            _formation_curves,
+            "P12-gd: cosine of the GD gradient with Corollary 1's prediction (solid: phi^y term; dashed: with the "
+            "phi^X term) and the structure curve (dotted), medians over seeds; red: each seed's window end.",
+        ),
     ):
         path = fn(e, fig_dir)
         if path:

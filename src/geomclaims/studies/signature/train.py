@@ -202,7 +202,7 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
         X_full, y_full, w_full = _weighted_triples(Xm, distinct, device)
 
     curves_r, curves_cos, cos_snap = [], [], []
-    grads, grad_loss, grad_wu, grad_wu_sum, grad_we = [], [], [], [], []
+    grads, grad_loss, grad_wu, grad_wu_sum, grad_we, grad_phix = [], [], [], [], [], []
 
     def log(step: int) -> None:
         we = take(WE.detach(), rows_anchor).cpu().numpy().astype(np.float64)
@@ -222,6 +222,7 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
             grad_wu.append(labels_of(WU))
             grad_wu_sum.append((WU.detach() * vocab_mask[:, :, None]).sum(dim=1).cpu().numpy())
             grad_we.append(we.astype(np.float32))
+            grad_phix.append(_phi_x_term(WE.detach(), WU.detach(), Xm, vocab_mask, true_members, rows_anchor))
 
     t0 = time.perf_counter()
     step = 0
@@ -284,6 +285,7 @@ def train_toy(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
             "grad/WU_label": np.asarray(grad_wu, dtype=np.float32),  # [n_grad, M, |labels|, d]
             "grad/WU_sum": np.asarray(grad_wu_sum, dtype=np.float32),  # [n_grad, M, d]: sum_nu W^U_nu
             "grad/WE_anchor_weights": np.asarray(grad_we, dtype=np.float32),  # [n_grad, M, |A|, d]
+            "grad/phiX_term": np.asarray(grad_phix, dtype=np.float32),  # [n_grad, |true|, |A|, d]
         }
     )
 
@@ -298,6 +300,7 @@ _MEMBER_AXIS_1 = [
     "grad/WU_label",
     "grad/WU_sum",
     "grad/WE_anchor_weights",
+    "grad/phiX_term",
 ]  # [n_grad, M, ...]
 _MEMBER_AXIS = {**dict.fromkeys(_MEMBER_AXIS_0, 0), **dict.fromkeys(_MEMBER_AXIS_1, 1)}
 _SHARED = ("steps", "total_steps", "init_std", "snapshot_step", "grad/steps")  # equal in every part (checked)
@@ -440,6 +443,31 @@ def _full_gradient(
         out.append(-g[0, rows_anchor[i]].cpu().numpy())
         losses.append(float(loss.detach()))
     return np.stack(out), np.asarray(losses)
+
+
+@torch.no_grad()
+def _phi_x_term(
+    WE: torch.Tensor,
+    WU: torch.Tensor,
+    data: list[tuple[np.ndarray, np.ndarray]],
+    vocab_mask: torch.Tensor,
+    members: list[int],
+    rows_anchor: torch.Tensor,
+) -> np.ndarray:
+    """Corollary 1's phi^X term for F_lin, (1/d_vob) W^{U,T} W^U W^E phi^X_alpha, per member and anchor ([|members|,
+    |A|, d]). W^E phi^X_alpha is the mean hidden sum sum_{x in X} W^E_x over the training sequences, each weighted by
+    how often alpha occurs in it (occurrence counting: the gradient of W^E_alpha sums over the positions holding
+    alpha, Prop. 1). The prediction subtracts it from the phi^y term (eq. 1)."""
+    out = []
+    for i in members:
+        X = torch.as_tensor(data[i][0], device=WE.device)  # [N, L] model rows
+        h = WE[i][X].sum(dim=1)  # [N, d]: F_lin's hidden state per sequence
+        w = (X[:, :, None] == rows_anchor[i][None, None, :]).sum(dim=1).to(h.dtype)  # [N, |A|] occurrences
+        hbar = (w.T @ h) / w.sum(dim=0)[:, None]  # [|A|, d]
+        wu = WU[i] * vocab_mask[i][:, None]
+        d_vob = float(vocab_mask[i].sum())
+        out.append(((hbar @ wu.T) @ wu / d_vob).cpu().numpy())
+    return np.stack(out)
 
 
 @torch.no_grad()
