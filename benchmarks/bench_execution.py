@@ -20,7 +20,7 @@ from geomclaims.studies.execution.task import TaskSpec, data_rng, sample
 def run(seeds: list[int], spec: TaskSpec, mspec: ModelSpec, steps: int, batch: int) -> float:
     """Wall seconds for ``steps`` Adam steps of one ensemble holding ``seeds`` (data generation included)."""
     model = EnsembleTransformer(mspec, spec.vocab.size, spec.T, spec.C, seeds)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)  # main variant adam1e-3-T16
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)  # main variant adam-cos2e-3-T16
     rngs = [data_rng(s) for s in seeds]
     start = time.perf_counter()
     for _ in range(steps):

@@ -65,7 +65,7 @@ def test_members_do_not_interact() -> None:
 def _tiny_config(seeds: list[int]) -> dict:
     s = dict(PROFILE_SETTINGS["smoke"])
     s.update(seeds=seeds, steps=8, n_snapshots=3, n_commutators=2)
-    return train_config(s, "adam1e-3-T16", "cpu", commutators=True)
+    return train_config(s, "adam-cos2e-3-T16", "cpu", commutators=True)
 
 
 def test_ensemble_equals_sequential_seeds_and_is_deterministic() -> None:
@@ -83,7 +83,7 @@ def test_ensemble_equals_sequential_seeds_and_is_deterministic() -> None:
 def test_shared_init_members_start_equal_and_diverge() -> None:
     s = dict(PROFILE_SETTINGS["smoke"])
     s.update(steps=6, n_snapshots=2)
-    cfg = train_config(s, "adam1e-3-T16", "cpu", seeds=[100, 101], init_seeds=[0, 0])
+    cfg = train_config(s, "adam-cos2e-3-T16", "cpu", seeds=[100, 101], init_seeds=[0, 0])
     res = train_run(cfg, 100)
     w = res["snap"]["L0_W_Q"]
     assert np.array_equal(w[0, 0], w[1, 0])

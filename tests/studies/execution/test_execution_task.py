@@ -84,7 +84,7 @@ def test_overlap_distractors_variant_pool_includes_values() -> None:
     unmarked[:, -1] = False
     assert set(np.unique(b.tokens[unmarked])) >= set(range(spec.C)), "values missing from the distractor pool"
     # Every other variant uses the paper's disjoint pool.
-    for v in ("paper", "adam1e-3-T16", "sgd0.1-T16", "released-code"):
+    for v in ("paper", "adam-cos2e-3-T16", "sgd0.1-T16", "released-code"):
         assert train_config(PROFILE_SETTINGS["ci"], v, "cpu")["task"]["distractor_values"] is False
 
 

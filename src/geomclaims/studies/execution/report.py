@@ -14,7 +14,7 @@ from geomclaims.registry import report_section
 
 MATRICES = ("W_Q", "W_K", "W_V", "W_O")
 E1_VARIANTS = (
-    ("E1-effective-rank", "adam1e-3-T16"),
+    ("E1-effective-rank", "adam-cos2e-3-T16"),
     ("E1-paper-variant", "paper"),
     ("E1-released-code", "released-code"),
 )
@@ -257,7 +257,7 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
             "Task: distractors from their own token range, disjoint from values, marker and query (Sec. 3.1), in "
             "every variant except `overlap-distractors` (distractors also drawn from the values; not the paper's "
             "task, reported with its own accuracy). Variants: `paper` = plain SGD lr 1e-3, batch 64, T = 32 "
-            "(Sec. 3.2); `released-code` = AdamW 3e-4, batch 128, T = 16, 5 layers x 4 heads; `adam1e-3-T16` = "
+            "(Sec. 3.2); `released-code` = AdamW 3e-4, batch 128, T = 16, 5 layers x 4 heads; `adam-cos2e-3-T16` = "
             "Adam (no weight decay), T = 16, schedule from measured learning curves (profiles.py), used by every "
             "claim that needs a trained model. Claims about the learned algorithm require every m learned (final "
             "accuracy >= 0.9); a variant that does not learn makes them untestable with the measured accuracy "

@@ -52,17 +52,22 @@ def _optimizer(model: torch.nn.Module, optim: Mapping[str, Any]) -> torch.optim.
 
 
 def lr_factor(optim: Mapping[str, Any], step: int) -> float:
-    """Learning-rate multiplier at ``step``: ``constant`` (default) or linear ``warmup`` steps then cosine to 0.
+    """Learning-rate multiplier at ``step``: ``constant`` (default) or linear warmup then cosine decay.
 
-    The cosine schedule decays to ``min_factor`` (default 0.1) of the base rate at ``steps``; the late, small
-    steps let Adam settle on the harder m (profiles.py has the measured curves).
+    Warmup lasts ``round(warmup_frac * steps)`` steps (a fraction, so every profile's length scales alike); the
+    cosine then decays to ``min_factor`` (default 0.1) of the base rate at ``steps``. The late, small steps let
+    Adam settle on the harder m (profiles.py has the measured curves).
     """
     kind = str(optim.get("schedule", "constant"))
     if kind == "constant":
         return 1.0
     if kind != "cosine":
         raise ValueError(f"optim.schedule must be 'constant' or 'cosine', got {kind!r}")
-    total, warm = int(optim["steps"]), int(optim.get("warmup", 0))
+    total = int(optim["steps"])
+    frac_w = float(optim.get("warmup_frac", 0.0))
+    if not 0.0 <= frac_w < 1.0:
+        raise ValueError(f"optim.warmup_frac must be in [0, 1), got {frac_w}")
+    warm = round(frac_w * total)
     floor = float(optim.get("min_factor", 0.1))
     if step < warm:
         return (step + 1) / warm
