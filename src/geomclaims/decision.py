@@ -388,6 +388,19 @@ def _stability(
     code: int,
 ) -> float:
     """Share of (measured, null) resamples whose recomputed decision equals the reported verdict."""
+    return float(np.mean(_resample_codes(meas, null, expect, rule, how, kind) == code))
+
+
+def _resample_codes(
+    meas: np.ndarray,
+    null: np.ndarray | None,
+    expect: Expect,
+    rule: NullSpec | None,
+    how: str,
+    kind: str,
+) -> np.ndarray:
+    """The verdict code of each of the ``STABILITY_RESAMPLES`` (measured, null) resamples. The measured resamples
+    are drawn first from a fixed seed, so two controls of one measurement see the same measured resamples."""
     rng = np.random.default_rng(STABILITY_SEED)
     b, n = STABILITY_RESAMPLES, meas.size
     rows = meas[rng.integers(0, n, size=(b, n))]
@@ -407,7 +420,70 @@ def _stability(
         None if null is None else np.sort(null[rng.integers(0, null.size, size=(b, null.size))], axis=1)
     )
     codes, *_ = _verdict_codes(expect, rule, kind, rows, null_rows, lo, hi)
-    return float(np.mean(codes == code))
+    return codes
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Several controls of one measurement, and controls that cannot fail
+# ----------------------------------------------------------------------------------------------------------
+
+# The strongest control decides: an alternative explanation that accounts for the effect (trivial) beats a
+# control the measurement does beat, and a control it cannot be told apart from (inconclusive) beats one it beats.
+SKEPTICAL_ORDER: tuple[Verdict, ...] = (
+    Verdict.NOT_REPLICATED,
+    Verdict.TRIVIAL,
+    Verdict.INCONCLUSIVE,
+    Verdict.REPLICATED,
+    Verdict.VERIFIED,
+)
+
+
+def strongest(verdicts: Iterable[Verdict | str]) -> Verdict:
+    """The verdict of one measurement judged against several controls: the most sceptical reading."""
+    vs = [Verdict(v) for v in verdicts]
+    if not vs:
+        raise ValueError("strongest(): no readings")
+    return min(vs, key=SKEPTICAL_ORDER.index)
+
+
+def resample_verdicts(
+    measured_samples: Sequence[float] | np.ndarray,
+    expect: Expect,
+    null_samples: Sequence[float] | np.ndarray | None,
+    rule: NullSpec | None,
+    *,
+    how: str = "median_over_seeds",
+    kind: str = "paper",
+) -> list[Verdict]:
+    """The verdict on each of the ``STABILITY_RESAMPLES`` stability resamples (the ones :func:`decide` scores).
+
+    The measured resamples come first from a fixed seed, so the controls of one measurement are read on the same
+    measured resamples and a joint stability (share of resamples where the strongest reading is unchanged) is
+    well defined."""
+    meas = np.sort(as_samples(measured_samples, "measured samples"))
+    null = None
+    if rule is not None and rule.rule in ("below_quantile", "above_quantile"):
+        null = np.sort(as_samples(null_samples, f"null samples ({rule.name})"))
+    codes = _resample_codes(meas, null, expect, rule, how, kind)
+    return [_CODES[int(c)] for c in codes]
+
+
+def null_is_implied(expect: Expect, rule: NullSpec | None) -> bool:
+    """True when a ``ci_above`` / ``ci_below`` null can never change the verdict: whenever the whole CI meets the
+    paper condition it also clears the null's value (e.g. condition ``> 1`` with null ``ci_above 1``, or ``>= 0.9``
+    against chance ``ci_above 0.025``). Such a null is no control; the report labels the claim ``no control``.
+    Quantile nulls have samples that can lie anywhere, so they are never implied."""
+    if rule is None or rule.rule not in ("ci_above", "ci_below"):
+        return False
+    v = float(rule.value)  # type: ignore[arg-type]
+    if expect.op in ("between", "approx"):
+        lo, hi = _accepted_interval(expect)
+    else:
+        c = float(expect.value)  # type: ignore[arg-type]
+        lo, hi = (c, np.inf) if expect.op in (">", ">=") else (-np.inf, c)
+    # A CI inside [lo, hi] clears v when lo >= v (ci_above) or hi <= v (ci_below); equality is the measure-zero
+    # case of a CI end exactly on the value, which would read inconclusive, not a control that fails.
+    return lo >= v if rule.rule == "ci_above" else hi <= v
 
 
 # ----------------------------------------------------------------------------------------------------------

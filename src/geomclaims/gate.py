@@ -256,8 +256,10 @@ def regen(
 ) -> Path:
     """Make ``current`` (one results file, or several disjoint ones to merge) the new baseline + its report.
 
-    The entries' descriptive fields (statement, expected verdict and reason) are refreshed from the claims files of
-    ``claims_dir`` (default: the project's; ``False``: keep the run's), so the baseline shows today's expectations."""
+    The entries' descriptive fields (statement, expected verdict and reason, kind, the rule's inputs) are refreshed
+    from the claims files of ``claims_dir`` (default: the project's; ``False``: keep the run's), so the baseline shows
+    today's expectations, and every case is then re-judged from its stored samples with today's decision rules
+    (:func:`geomclaims.measurements.rejudge`: one verdict per measurement, against its strongest control)."""
     from geomclaims.runner import merge_results
 
     paths = [Path(p) for p in (current if isinstance(current, list) else [current])]
@@ -305,3 +307,8 @@ def _check_regen_input(data: dict[str, Any], baseline: Path) -> None:
             f"refusing to regenerate: {len(errored)} claim case(s) errored ({', '.join(errored)}); a baseline "
             "records judgements, fix the errors and re-run"
         )
+        from geomclaims.measurements import rejudge
+
+        # Today's decision rules on the stored samples: a rule or kind change reaches the baseline without
+        # re-running experiments (and a fresh run's verdicts come out identical: decide() is deterministic).
+        rejudge(data)

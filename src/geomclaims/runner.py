@@ -110,6 +110,11 @@ class Session:
         self.entries.append(entry)
         return entry
 
+        # One measurement, one verdict: the case takes the verdict of the strongest control among the cases of
+        # its measurement decided so far (recorded or planned), so the pytest item asserts the measurement's verdict.
+        from geomclaims.measurements import judge_measurements
+
+        judge_measurements([*self.entries, *self.planned.values()], touching=entry["id"])
     def record_error(self, case: ClaimCase, exc: BaseException, wall_s: float = 0.0) -> dict[str, Any]:
         """Append an entry with verdict ``error`` for a case whose evaluation raised (the CLI keeps going)."""
         self._check_new(case)
@@ -141,12 +146,19 @@ class Session:
                 study: study_code_version(study) for study in sorted({e["study"] for e in self.entries})
             },
             "machine": {**machine_provenance(), "job_threads": int(self.threads), **self.execution},
-            "claims": sorted(self.entries, key=lambda e: (e["paper"], natural_key(e["id"]))),
+            "claims": sorted(_judged(self.entries), key=lambda e: (e["paper"], natural_key(e["id"]))),
         }
 
 
 def machine_provenance() -> dict[str, Any]:
     """CPU model, torch's CPU capability and thread counts: numbers can differ across CPUs, so record them."""
+def _judged(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from geomclaims.measurements import judge_measurements
+
+    judge_measurements(entries)
+    return entries
+
+
     import os
     import platform
 
@@ -261,6 +273,18 @@ def case_fields(case: ClaimCase, profile: str) -> dict[str, Any]:
         "expected_reason": claim.expected_reason,
         "tolerance": dict(claim.tolerance),
     }
+        # The rule's inputs, so a results file can be re-judged from its samples (geomclaims.measurements.rejudge).
+        "condition": {
+            "op": claim.expect.op,
+            "value": list(claim.expect.value) if isinstance(claim.expect.value, tuple) else claim.expect.value,
+            "rel": claim.expect.rel,
+            "abs": claim.expect.abs,
+        },
+        "aggregate": claim.aggregate,
+        "null_reason": claim.null_reason,
+        "null_rule": None
+        if claim.null is None
+        else {"name": claim.null.name, "rule": claim.null.rule, "q": claim.null.q, "value": claim.null.value},
 
 
 def refresh_case_fields(data: dict[str, Any], cases: list[ClaimCase]) -> int:

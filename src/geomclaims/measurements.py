@@ -1,0 +1,190 @@
+"""One measurement, one verdict: cases that read the same measurement against different controls get the verdict
+of the strongest control; and re-judging a results file from its stored samples without re-running experiments.
+
+**What one measurement is.** Cases of claims linked by ``same_measurement_as`` (one root claim), with the same
+metric, the same parameters and identical measured samples. Each such case carries one control (its claim's
+null); a measurement judged against several controls is written as sibling claims, one null each, so every
+control keeps its own row, expected verdict and explanation.
+
+**The verdict.** Every judged case of the measurement (verdicts replicated / verified / trivial / inconclusive /
+not_replicated) is one *reading*; the measurement's verdict is :func:`geomclaims.decision.strongest` of the readings
+(trivial beats inconclusive beats replicated), and its stability is the share of the stability resamples in which
+the strongest reading equals it (the controls are read on the same measured resamples). Every case of the
+measurement gets that verdict and stability in ``verdict`` / ``stability`` (so the gate and pytest, which compare
+cases, judge the measurement), keeps its own reading in ``reading`` and lists every control's reading in
+``controls``. Cases that are untestable, not_run or errored are not readings and keep their verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from geomclaims.claims import Expect, NullSpec, Verdict
+from geomclaims.decision import decide, resample_verdicts, strongest
+
+JUDGED = frozenset(v.value for v in Verdict if v not in (Verdict.UNTESTABLE, Verdict.NOT_RUN))
+
+
+def _root(paper: str, cid: str, parent: dict[tuple[str, str], str | None]) -> str:
+    seen: set[str] = set()
+    while parent.get((paper, cid)) and cid not in seen:
+        seen.add(cid)
+        cid = parent[(paper, cid)]  # type: ignore[assignment]
+    return cid
+
+
+def _suffix(entry: dict[str, Any]) -> str:
+    case_id = str(entry["id"])
+    return case_id[len(entry["claim_id"]) :] if case_id.startswith(str(entry["claim_id"])) else case_id
+
+
+def measurement_keys(entries: Iterable[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Case id -> the key of the measurement it reads (equal keys = one measurement)."""
+    entries = list(entries)
+    parent = {(e["paper"], e["claim_id"]): e.get("same_measurement_as") for e in entries}
+    keys: dict[str, tuple[Any, ...]] = {}
+    for e in entries:
+        m = e.get("measured") or {}
+        keys[e["id"]] = (
+            e["paper"],
+            _root(e["paper"], e["claim_id"], parent),
+            e.get("metric"),
+            _suffix(e),
+            tuple(m.get("samples") or ()),
+        )
+    return keys
+
+
+def _own_reading(entry: dict[str, Any]) -> dict[str, Any]:
+    if "reading" not in entry:
+        entry["reading"] = {
+            "verdict": entry["verdict"],
+            "stability": entry.get("stability"),
+            "explanation": entry.get("explanation", ""),
+        }
+    return entry["reading"]
+
+
+def expect_of(entry: dict[str, Any]) -> Expect:
+    c = entry.get("condition")
+    if not isinstance(c, dict):
+        raise ValueError(
+            f"case {entry.get('id')!r} has no 'condition' (results written before it was recorded); "
+            "refresh the case fields from the claims files first (geomclaims gate RESULTS --regen does)"
+        )
+    value = tuple(c["value"]) if isinstance(c["value"], list) else c["value"]
+    return Expect(op=c["op"], value=value, rel=c.get("rel"), abs=c.get("abs"))
+
+
+def null_of(entry: dict[str, Any]) -> NullSpec | None:
+    n = entry.get("null_rule")
+    if n is None:
+        return None
+    return NullSpec(name=n["name"], rule=n["rule"], q=n.get("q"), value=n.get("value"))
+
+
+def _null_samples(entry: dict[str, Any]) -> list[float] | None:
+    n = entry.get("null") or {}
+    return n.get("samples") or None
+
+
+def _joint_stability(members: list[dict[str, Any]], final: Verdict) -> float | None:
+    if any(not isinstance(e.get("condition"), dict) for e in members):
+        # A case the claims files no longer describe: no rule inputs to resample; the least stable reading
+        # that gives the final verdict bounds it (conservative, never a higher stability than a reading had).
+        stabs = [e["reading"]["stability"] for e in members if e["reading"]["verdict"] == final.value]
+        return None if any(s is None for s in stabs) else min(stabs)
+    per_member = [
+        resample_verdicts(
+            e["measured"]["samples"],
+            expect_of(e),
+            _null_samples(e),
+            null_of(e),
+            how=e.get("aggregate", "median_over_seeds"),
+            kind=e.get("kind") or "paper",
+        )
+        for e in members
+    ]
+    joint = [strongest(vs) for vs in zip(*per_member, strict=True)]
+    return sum(v is final for v in joint) / len(joint)
+
+
+def judge_group(members: list[dict[str, Any]]) -> None:
+    """Give every judged member the measurement's verdict (see the module docstring); in place, idempotent."""
+    readings = [(e, _own_reading(e)) for e in members if _own_reading(e)["verdict"] in JUDGED]
+    if not readings:
+        return
+    controls = sorted(
+        (
+            {
+                "case": e["id"],
+                "null": (e.get("null_rule") or {}).get("name"),
+                "verdict": r["verdict"],
+                "stability": r["stability"],
+            }
+            for e, r in readings
+        ),
+        key=lambda c: c["case"],
+    )
+    final = strongest(r["verdict"] for _, r in readings)
+    if len(readings) == 1:
+        stability = readings[0][1]["stability"]
+    else:
+        stability = _joint_stability([e for e, _ in readings], final)
+    deciding = next(c for c in controls if c["verdict"] == final.value)
+    for e, r in readings:
+        e["measurement"] = controls[0]["case"]
+        e["controls"] = controls
+        e["verdict"] = final.value
+        e["stability"] = stability
+        if r["verdict"] == final.value:
+            e["explanation"] = r["explanation"]
+        else:
+            e["explanation"] = (
+                f"{final.value} against the strongest control '{deciding['null']}' ({deciding['case']}, same "
+                f"measurement); against its own control: {r['explanation']}"
+            )
+
+
+def judge_measurements(entries: list[dict[str, Any]], touching: str | None = None) -> None:
+    """Judge every measurement of ``entries`` (or only the one case ``touching`` reads), in place."""
+    keys = measurement_keys(entries)
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for e in entries:
+        groups.setdefault(keys[e["id"]], []).append(e)
+    for key, members in groups.items():
+        if touching is None or keys.get(touching) == key:
+            judge_group(members)
+
+
+def rejudge_entry(entry: dict[str, Any], profile: str) -> None:
+    """Re-decide one case from its stored samples with the rule inputs it records (its own reading only)."""
+    if entry.get("verdict") not in JUDGED and (entry.get("reading") or {}).get("verdict") not in JUDGED:
+        return  # untestable / not_run / error: nothing was judged (or a precondition was unmet)
+    if not isinstance(entry.get("condition"), dict):
+        return  # the claims files no longer describe this case: keep its recorded judgement (the gate lists it)
+    from geomclaims.runner import decision_entry
+
+    d = decide(
+        entry["measured"]["samples"],
+        expect_of(entry),
+        _null_samples(entry),
+        null_of(entry),
+        how=entry.get("aggregate", "median_over_seeds"),
+        kind=entry.get("kind") or "paper",
+        profile=profile,
+        claim_id=entry["id"],
+    )
+    for k in ("reading", "controls", "measurement"):
+        entry.pop(k, None)
+    entry.update(decision_entry(d, entry.get("null_reason")))
+
+
+def rejudge(data: dict[str, Any]) -> dict[str, Any]:
+    """Re-judge a results dict in place with today's decision rules and the rule inputs its entries record (refresh
+    them from the claims files first), then judge the measurements. No experiment is re-run."""
+    for entry in data["claims"]:
+        rejudge_entry(entry, str(data["profile"]))
+    judge_measurements(data["claims"])
+    return data
