@@ -146,6 +146,11 @@ def test_mlp_and_mul_directions() -> None:
     acc = X.trajectory_evidence(case("mlp_acc_minus_attn", "seeds_ci", expect_op="<"), ctx)
     assert np.allclose(acc.measured, np.mean([1.0, 1.0, 0.5, 0.4]) - np.mean(LEARNED))
     assert acc.details["preconditions"]["mlp_final_acc_all_m"] == pytest.approx(0.4)
+    gap = np.mean([1.0, 1.0, 0.5, 0.4]) - np.mean(LEARNED)  # constant curves: over training = final
+    assert acc.details["acc_over_training_mlp_minus_attn"] == pytest.approx([gap] * E)
+    assert np.all(
+        np.asarray(d.details["all_params_r90"]["mlp"]) > np.asarray(d.details["all_params_r90"]["base"])
+    )
     ctx.configs.clear()
     ctx.settings["eval_per_m"] = 512  # enough samples for the majority-class share to be near 1/6
     mul = X.trajectory_evidence(case("mul_minus_add", "seeds_ci", measure="r90"), ctx)

@@ -285,6 +285,11 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
             # Paper Sec. 4.5 "generalisation degrades": mean over m of the final accuracy, paired by seed.
             measured = _final_acc(other).mean(1) - _final_acc(res).mean(1)
             details["wilcoxon"] = paired_wilcoxon(measured, case.claim.expect.op)
+            # Second reading at matched steps (same snapshot steps in both runs): mean over m and over snapshots,
+            # so a model that learns later under the same budget shows up even when both end learned.
+            if np.array_equal(np.asarray(res["snap_steps"]), np.asarray(other["snap_steps"])):
+                curve_gap = np.asarray(other["acc"]).mean((1, 2)) - np.asarray(res["acc"]).mean((1, 2))
+                details["acc_over_training_mlp_minus_attn"] = curve_gap.tolist()
             return _ev(measured, None, details=details, notes=notes, preconditions=pre)
         base = A.per_member_all(res, measure)
         alt = A.per_member_all(other, measure)
