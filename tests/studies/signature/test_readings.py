@@ -14,7 +14,7 @@ from test_evidence_wiring import SEEDS, SNAP, _case, _ctx, fake_result
 
 from geomclaims.claims import load_claims
 from geomclaims.metrics import percentile_bin_alignment
-from geomclaims.studies.signature import corollary, language, toy, train
+from geomclaims.studies.signature import corollary, exact, language, pca, toy, train
 from geomclaims.studies.signature import experiment as ex
 from geomclaims.studies.signature.tasks import ANCHORS
 
@@ -200,3 +200,37 @@ def test_digit_signature_order_is_judged_on_phi_tilde_not_on_the_embedding() -> 
     assert tilde.measured[0] < -0.8 < emb.measured[0]
     assert np.quantile(tilde.null, 0.05) > tilde.measured[0]
     assert len(ANCHORS) == 10 and len(SEEDS) == 3  # the fake results' layout this file relies on
+
+
+# ------------------------------------------------------------------------------- PCA readings and Fig. 1A's shift
+
+
+def test_pca_consistency_is_one_for_a_rotated_copy_and_low_for_a_relabelled_one() -> None:
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 10)
+    a = np.column_stack([t, t**2, 0.05 * rng.normal(size=10), 0.05 * rng.normal(size=10)])
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    assert pca.pca_consistency(a, 3.0 * a @ q) == pytest.approx(1.0, abs=1e-9)
+    perm = np.array([3, 7, 0, 9, 1, 5, 2, 8, 4, 6])
+    assert pca.pca_consistency(a, a[perm]) < 0.6
+    with pytest.raises(ValueError, match="rows"):
+        pca.pca_consistency(a, a[:9])
+
+
+def test_pc1_order_reads_the_order_along_the_first_axis() -> None:
+    t = np.arange(10.0)
+    line = np.column_stack([t, 0.1 * np.sin(t)])
+    assert pca.pc1_order(line, t) == pytest.approx(1.0)
+    assert pca.pc1_order(line, t[::-1]) == pytest.approx(1.0)  # orientation of PC1 is arbitrary: |Spearman|
+    assert pca.pc1_order(line, np.array([5, 0, 9, 2, 7, 1, 8, 3, 6, 4.0])) < 0.5
+
+
+@pytest.mark.parametrize("task", ["f_add", "f_tadd", "f_mod"])
+def test_fig1a_shift_is_exact_under_occurrence_counting_only(task: str) -> None:
+    assert exact.shift_deviation(task, "occurrence") < 1e-12
+    assert (
+        exact.shift_deviation(task, "membership") > 1e-3
+    )  # the repeated anchor breaks it: the check can fail
+    rows, pred = exact.shifted_key_rows(task, "occurrence")
+    wrong_direction = np.stack([np.roll(p, 2 * k, axis=-1) for k, p in enumerate(pred)])
+    assert np.max(np.abs(rows - wrong_direction)) > 1e-2

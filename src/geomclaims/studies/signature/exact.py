@@ -61,4 +61,37 @@ def signature_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         details["n_samples"] = n
         details["weighted_tv_error"] = tvs
         return Evidence(measured=vals, details=details)
+    if metric == "shift_deviation":
+        dev = shift_deviation(task, "occurrence")
+        details["shift_deviation_membership"] = shift_deviation(task, "membership")
+        return Evidence(measured=[dev], details=details)
     raise KeyError(f"signature/signatures has no metric {metric!r}")
+
+
+def shifted_key_rows(task: str, counting: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fig. 1A's horizontal shift: every anchor's key signature (exact enumeration under ``counting``) and anchor
+    11's shifted by the anchor difference along the axis the task moves. f_add: phi^y over labels, +1 per anchor
+    step (y = z + a1 + a2); f~add: phi^X over keys, -1 (z = y - a1 - a2); f_mod: phi^{X|y} over the key block of
+    each label, cyclically -1 modulo |Z| (y - min Z = z + a1 + a2 mod |Z|). Returns (actual, predicted) [|A|, ...]."""
+    spec = TaskSpec(task)
+    ex = signatures.enumerate_exact(task, counting=counting)
+    anchors = np.asarray(spec.anchors)
+    steps = anchors - anchors[0]
+    if task == "f_add":
+        rows = ex.phi_y[anchors]
+        pred = np.stack([np.roll(rows[0], s) for s in steps])
+    elif task == "f_tadd":
+        rows = ex.phi_X[anchors][:, spec.key_domain]
+        pred = np.stack([np.roll(rows[0], -s) for s in steps])
+    elif task == "f_mod":
+        rows = ex.phi_Xy[:, spec.label_domain][:, :, spec.key_domain]
+        pred = np.stack([np.roll(rows[0], -s, axis=-1) for s in steps])
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    return rows, pred
+
+
+def shift_deviation(task: str, counting: str = "occurrence") -> float:
+    """Largest |actual - shifted| entry over all anchors (0 for an exact shift; see :func:`shifted_key_rows`)."""
+    rows, pred = shifted_key_rows(task, counting)
+    return float(np.max(np.abs(rows - pred)))

@@ -12,7 +12,7 @@ from geomclaims.claims import ClaimCase
 from geomclaims.metrics import cosine_matrix, mantel, r_cos, r_order
 from geomclaims.registry import Evidence, RunContext, evidence
 
-from . import signatures, train
+from . import pca, signatures, train
 from .corollary import _grad_alignment
 from .shared import (
     ORDER_THRESHOLD,
@@ -52,6 +52,10 @@ def toy_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         "r_cos_unembedding": _r_cos_unembedding,
         "ring_margin": _ring_margin,
         "grad_alignment": _grad_alignment,
+        "pca_consistency_key": pca.pca_key_evidence,
+        "pca_consistency_unembedding": pca.pca_unembedding_evidence,
+        "pc1_anchor_order": pca.pc1_order_evidence,
+        "r_order_unembedding": pca.unembedding_order_evidence,
     }
     if metric not in handlers:
         raise KeyError(f"signature/toy has no metric {metric!r}; known: {sorted(handlers)}")
