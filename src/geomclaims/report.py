@@ -15,7 +15,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from geomclaims.claims import KINDS, ClaimFileError, PaperClaims, Verdict, load_all
+from geomclaims.claims import ClaimFileError, PaperClaims, Verdict, load_all
 from geomclaims.registry import PAPER_STUDY, get_section_fn
 from geomclaims.runner import natural_key, read_results
 
@@ -87,56 +87,6 @@ def preconditions_cell(entry: dict[str, Any]) -> str:
     return "; ".join(parts) or "—"
 
 
-def claim_groups(claims: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Cases grouped by (paper, root claim): claims linked by ``same_measurement_as`` form one group."""
-    parent = {(e["paper"], e["claim_id"]): e.get("same_measurement_as") for e in claims}
-
-    def root(paper: str, cid: str) -> str:
-        seen = set()
-        while parent.get((paper, cid)) and cid not in seen:
-            seen.add(cid)
-            cid = parent[(paper, cid)]  # type: ignore[assignment]
-        return cid
-
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for e in claims:
-        groups.setdefault((e["paper"], root(e["paper"], e["claim_id"])), []).append(e)
-    return groups
-
-
-def group_verdict(entries: list[dict[str, Any]]) -> str:
-    """One verdict when all cases agree, else the mix, e.g. ``2 replicated / 1 trivial``."""
-    counts = Counter(e["verdict"] for e in entries)
-    if len(counts) == 1:
-        return next(iter(counts))
-    return " / ".join(f"{counts[v]} {v}" for v in VERDICT_ORDER if counts.get(v))
-
-
-def claim_summary_rows(claims: list[dict[str, Any]]) -> tuple[list[list[Any]], list[str]]:
-    """Per paper and claim kind: number of claims (groups) per verdict, and the mixed ones spelled out."""
-    groups = claim_groups(claims)
-    rows: list[list[Any]] = []
-    mixed_lines: list[str] = []
-    for paper in sorted({p for p, _ in groups}):
-        for kind in KINDS:
-            mine = {
-                cid: es
-                for (p, cid), es in groups.items()
-                if p == paper
-                and (next((e for e in es if e["claim_id"] == cid), es[0]).get("kind") or "paper") == kind
-            }
-            if not mine:
-                continue
-            verdicts = {cid: group_verdict(es) for cid, es in mine.items()}
-            counts = Counter(v for v in verdicts.values() if v in VERDICT_ORDER)
-            mixed = sorted((cid for cid, v in verdicts.items() if v not in VERDICT_ORDER), key=natural_key)
-            rows.append([paper, kind, len(mine), *[counts.get(v, 0) for v in VERDICT_ORDER], len(mixed)])
-            for cid in mixed:
-                members = sorted({e["claim_id"] for e in mine[cid]}, key=natural_key)
-                mixed_lines.append(f"- `{paper}` **{' + '.join(members)}** ({kind}): {verdicts[cid]}")
-    return rows, mixed_lines
-
-
 def summary_rows(claims: list[dict[str, Any]]) -> list[list[Any]]:
     rows = []
     by_paper: dict[str, list[dict[str, Any]]] = {}
@@ -152,7 +102,16 @@ def summary_rows(claims: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
+CATEGORY_COLOR = {
+    **VERDICT_COLOR,
+    "no_control": "#90caf9",
+    "leaning": "#ffe082",
+    "mixed": "#8e24aa",
+}
+
+
 def _summary_figure(claims: list[dict[str, Any]], fig_dir: Path) -> str | None:
+    """Claims (not cases) per paper and kind, stacked by tally column (geomclaims.tallies)."""
     if not claims:
         return None
     import matplotlib
@@ -160,16 +119,19 @@ def _summary_figure(claims: list[dict[str, Any]], fig_dir: Path) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = summary_rows(claims)
-    papers = [r[0] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 1.8 + 0.5 * len(papers)))
-    left = [0] * len(papers)
-    for j, verdict in enumerate(VERDICT_ORDER):
-        counts = [r[1 + j] for r in rows]
-        ax.barh(papers, counts, left=left, color=VERDICT_COLOR[verdict], label=verdict.replace("_", " "))
+    from geomclaims.tallies import COLUMNS, tally_rows
+
+    rows, _, _ = tally_rows(claims)
+    labels = [f"{r[0]} ({r[1]})" for r in rows]
+    columns = [*COLUMNS, "mixed", "not_run"]
+    fig, ax = plt.subplots(figsize=(8, 1.8 + 0.45 * len(labels)))
+    left = [0] * len(labels)
+    for j, col in enumerate(columns):
+        counts = [r[3 + j] for r in rows]
+        ax.barh(labels, counts, left=left, color=CATEGORY_COLOR[col], label=col.replace("_", " "))
         left = [a + b for a, b in zip(left, counts, strict=True)]
-    ax.set_xlabel("claim cases")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_xlabel("claims (one verdict per measurement against its strongest control)")
+    ax.legend(loc="lower right", fontsize=7, frameon=False, ncol=2)
     ax.invert_yaxis()
     fig.tight_layout()
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -185,6 +147,9 @@ def paper_table(entries: list[dict[str, Any]]) -> str:
         verdict = VERDICT_MARK.get(e["verdict"], e["verdict"])
         if e["verdict"] != e.get("expected_verdict", "replicated"):
             verdict += f" (expected {e['expected_verdict']})"
+        own = (e.get("reading") or {}).get("verdict")
+        if own and own != e["verdict"]:
+            verdict += f" (own control: {own})"
         rows.append(
             [
                 f"`{e['id']}`",
@@ -227,6 +192,13 @@ def explanations(entries: list[dict[str, Any]]) -> list[str]:
         text = f"- **{e['id']}** — {_escape(e.get('explanation', ''))}"
         if e.get("expected_reason") and e["verdict"] not in ("replicated", "verified"):
             text += f" *Why we expect this:* {_escape(e['expected_reason'])}"
+        controls = e.get("controls") or []
+        if len(controls) > 1:
+            text += (
+                " Controls of this measurement: "
+                + "; ".join(f"`{c['null']}` ({c['case']}): {c['verdict']}" for c in controls)
+                + "."
+            )
         for note in e.get("notes", []):
             text += f" Note: {_escape(note)}"
         lines.append(text)
@@ -433,18 +405,30 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
     )
     lines += [
         "",
-        "## Summary",
-        "",
-        "**Claims** (claims sharing one measurement count once; a claim with cases of "
-        "different verdicts is *mixed*):",
-        "",
+        tabulate(
+            claim_rows, headers=["paper", "kind", "claims", *COLUMNS, "mixed", "not_run"], tablefmt="github"
+        ),
     ]
-    claim_rows, mixed_lines = claim_summary_rows(claims)
-    lines.append(
-        tabulate(claim_rows, headers=["paper", "kind", "claims", *VERDICT_ORDER, "mixed"], tablefmt="github")
-    )
     if mixed_lines:
         lines += ["", *mixed_lines]
+    lines += [
+    from geomclaims.tallies import COLUMNS, headline, tally_rows
+
+    claim_rows, meas_rows, mixed_lines = tally_rows(claims)
+    lines += ["", "## Summary", "", *headline(claims), ""]
+    lines.append(
+        "**Claims**, one verdict per measurement against its strongest control (claims sharing a measurement count "
+        "once; `leaning` = a decisive verdict with stability < 0.9, shown and not counted as decisive; `no_control` "
+        "= met the condition with no control that could fail; `not_run` is not a verdict and never makes a claim "
+        "mixed; extensions and `verified` identities are counted apart from paper claims):"
+    )
+        "",
+        "**Independent measurements** (the cases of one measurement read against several controls count once):",
+        "",
+    ]
+    lines.append(
+        tabulate(meas_rows, headers=["paper", "kind", "measurements", *COLUMNS, "not_run"], tablefmt="github")
+    )
     lines += ["", "**Claim cases** (one per parametrization):", ""]
     lines.append(
         tabulate(

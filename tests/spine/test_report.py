@@ -54,35 +54,48 @@ def test_report_counts_claims_and_cases_and_shows_stability_kind_preconditions(
     assert "☑️ verified" in text
 
 
-def test_claim_groups_count_a_shared_measurement_once_and_spell_out_mixes():
-    from geomclaims.report import claim_summary_rows, group_verdict
+def test_tallies_count_claims_and_measurements_with_leaning_no_control_and_not_run_apart():
+    from geomclaims.tallies import COLUMNS, tally_rows
 
-    def e(cid, verdict, same=None, kind="paper", case=""):
+    def e(cid, verdict, same=None, kind="paper", case="", stability=1.0, null=True, samples=(1.0, 2.0, 3.0)):
         return {
             "id": cid + case,
             "claim_id": cid,
             "paper": "p",
+            "metric": "m",
             "verdict": verdict,
+            "stability": stability,
             "same_measurement_as": same,
             "kind": kind,
+            "null": {"name": "n"} if null else None,
+            "measured": {"samples": list(samples)},
         }
 
-    claims = [
+    entries = [
         e("A", "replicated", case="[1]"),
-        e("A", "replicated", case="[2]"),
-        e("A", "trivial", case="[3]"),
-        e("B", "replicated", same="A", case="[1]"),
-        e("C", "not_run"),
-        e("D", "replicated", kind="extension"),
-        e("V", "verified", kind="verified"),
+        e("A", "trivial", case="[2]", samples=(4.0, 5.0, 6.0)),
+        e("A", "not_run", case="[3]", samples=()),
+        e(
+            "B", "trivial", same="A", case="[1]"
+        ),  # the same measurement as A[1]: one measurement, counted once
+        e("C", "replicated", case="[1]"),
+        e("C", "not_run", case="[2]", samples=()),  # not_run never makes a claim mixed
+        e("D", "replicated", stability=0.69),  # a knife edge: leaning, not decisive
+        e("N", "replicated", null=False),  # nothing to fail against
+        e("X", "replicated", kind="extension"),
+        e("V", "verified", kind="verified", null=False),
     ]
-    rows, mixed = claim_summary_rows(claims)
-    by_kind = {r[1]: r for r in rows}
-    # paper: group {A, B} (mixed) + C (not_run) = 2 claims; extension and verified counted apart.
-    assert by_kind["paper"][2] == 2 and by_kind["paper"][-1] == 1
-    assert by_kind["extension"][2] == 1 and by_kind["verified"][2] == 1
-    assert mixed == ["- `p` **A + B** (paper): 3 replicated / 1 trivial"]
-    assert group_verdict([e("X", "trivial"), e("X", "trivial")]) == "trivial"
+    rows, meas, mixed = tally_rows(entries)
+    col = {c: 3 + i for i, c in enumerate(COLUMNS)}
+    paper = next(r for r in rows if r[1] == "paper")
+    assert paper[2] == 4  # A(+B), C, D, N
+    assert (paper[col["replicated"]], paper[col["leaning"]], paper[col["no_control"]]) == (1, 1, 1)
+    assert paper[-2] == 1 and paper[-1] == 0  # A is mixed (replicated vs trivial)
+    assert mixed == ["- `p` **A + B** (paper): 1 replicated / 1 trivial (measurements)"]
+    assert [r[2] for r in rows if r[1] != "paper"] == [1, 1]  # extension and verified counted apart
+    pm = next(r for r in meas if r[1] == "paper")
+    # A[1]=B[1] (one measurement, whatever the entries say), A[2], C[1], D, N; not run: A[3], C[2]
+    assert pm[2] == 5 and pm[-1] == 2
 
 
 def test_report_shows_the_other_profiles_committed_verdicts_side_by_side(fixture_root: Path, tmp_path: Path):
