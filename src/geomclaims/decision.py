@@ -25,6 +25,13 @@ runner before this module is reached.) condition fails -> ``not_replicated``; co
 satisfies the paper -> ``trivial``; beats the null -> ``replicated``; decisively no better -> ``trivial``; otherwise
 ``inconclusive``.
 
+**Several controls, and controls that cannot fail.** One measurement read against several controls (sibling claims
+linked by ``same_measurement_as``, :mod:`geomclaims.measurements`) takes the verdict of the strongest control,
+:func:`strongest` (not_replicated > trivial > inconclusive > replicated > verified), with a joint stability over the
+shared resamples (:func:`resample_verdicts`). A ``ci_above``/``ci_below`` null that the condition already implies
+(:func:`null_is_implied`, e.g. ``> 1`` with a seed CI above 1) can never change a verdict: the tallies count such a
+claim as ``no_control``.
+
 **Enough runs.** ``median_over_seeds`` / ``mean_over_seeds`` need at least ``MIN_RUNS`` samples under the ``ci``
 and ``full`` profiles (:class:`InsufficientRuns`); ``smoke`` only proves plumbing and is exempt.
 
