@@ -116,3 +116,24 @@ def test_different_samples_are_different_measurements():
     b["measured"] = {**b["measured"], "samples": [x + 1.0 for x in b["measured"]["samples"]]}
     judge_measurements([a, b])
     assert (a["verdict"], b["verdict"]) == ("replicated", "trivial")
+
+
+def test_a_session_records_the_measurement_verdict_for_the_pytest_item():
+    """The pytest item of the case recorded second asserts the measurement's verdict; the first case's entry is
+    updated too, and results() carries it."""
+    from geomclaims.runner import Session
+
+    a = _entry("S4", NullSpec("random_partition", "above_quantile", q=0.95), np.linspace(0, 1, 40))
+    b = _entry(
+        "S4-vs-untrained",
+        NullSpec("untrained_gate", "above_quantile", q=0.95),
+        np.linspace(9.5, 10.5, 40),
+        "S4",
+    )
+    for e in (a, b):
+        e.update(study="fixture", params={}, expected_verdict="trivial")
+    session = Session(profile="smoke", progress=False)
+    session.planned[b["id"]] = b  # decided by the planning pass, its item not run yet
+    assert session.record(a)["verdict"] == "trivial"
+    assert session.record(session.planned.pop(b["id"]))["verdict"] == "trivial"
+    assert a["reading"]["verdict"] == "replicated"
