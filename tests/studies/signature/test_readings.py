@@ -234,3 +234,15 @@ def test_fig1a_shift_is_exact_under_occurrence_counting_only(task: str) -> None:
     rows, pred = exact.shifted_key_rows(task, "occurrence")
     wrong_direction = np.stack([np.roll(p, 2 * k, axis=-1) for k, p in enumerate(pred)])
     assert np.max(np.abs(rows - wrong_direction)) > 1e-2
+
+
+def test_order_time_ratio_reads_the_slow_task_it_is_given() -> None:
+    res = fake_result()
+    steps = res["steps"]  # 0, 10, 20, 30, 40
+    for task, k in (("f_add", 1), ("f_tadd", 2), ("f_mod", 3)):
+        for i in ex.select(res, task, "ffn"):
+            res["r_order"][i] = np.where(steps >= steps[k], -0.9, 0.0)
+    default = ex._order_time_ratio(_case("order_time_ratio", "seeds_ci", arch="ffn"), _ctx(), res)
+    mod = ex._order_time_ratio(_case("order_time_ratio", "seeds_ci", arch="ffn", slow="f_mod"), _ctx(), res)
+    assert np.median(mod.measured) > np.median(default.measured) > 1.0
+    assert "steps_f_mod" in mod.details and "steps_f_tadd" in default.details
