@@ -12,8 +12,9 @@ Experiments (pure functions of (config, seed), cached by ``ctx.run``):
 Table 2 (S4) weighs every point's expert sparsities by its soft gate probabilities for both methods, as the released
 script does; the released MoE's one-hot mixing weights are used only inside the MoE.
 
-Methods: ``text`` (paper Sec. 4: trained MoE, strata = KMeans(5) of the gate probabilities, dimensions in the
-embedding space) and ``released-code`` (strata = KMeans(5) on PCA-64 of the raw embeddings, dimensions in that
+Methods: ``text`` (the suite's own reading of Sec. 4: MoE trained on the paper's reconstruction objective alone,
+strata = KMeans(5) of the gate probabilities, dimensions in the embedding space), ``text-balanced`` (the same with
+the load-balancing term, weight ``profiles.BALANCED_WEIGHT``: a named variant) and ``released-code`` (strata = KMeans(5) on PCA-64 of the raw embeddings, dimensions in that
 64-d space, hard untrained gate, supervised contrastive training). Seeds: ``seed`` drives torch (MoE init, batches)
 and KMeans; the data RNG for the controls is ``np.random.default_rng([data_seed, seed])``; the seed's text sample is
 drawn from the embedded pool with ``data.text_rng(data_seed, seed)`` (same texts for every model at one seed); all
@@ -45,9 +46,9 @@ from .moe import (
     ste_identity_error,
     train_moe,
 )
-from .profiles import FULL_MODELS
+from .profiles import BALANCED_WEIGHT, FULL_MODELS
 
-METHODS = ("text", "released-code")
+METHODS = ("text", "text-balanced", "released-code")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -69,6 +70,7 @@ def _config(s: Mapping[str, Any], method: str, **extra: Any) -> dict[str, Any]:
         "synthetic_dim",
         "n_strata",
         "pca_dim",
+        "kmeans_n_init",
         "pca_threshold",
         "min_stratum_size",
         "n_null_draws",
@@ -76,7 +78,10 @@ def _config(s: Mapping[str, Any], method: str, **extra: Any) -> dict[str, Any]:
         "n_scatter",
     )
     cfg = {k: s[k] for k in keys}
-    cfg["moe"] = {**s["moe"], "variant": method}
+    # text-balanced trains the text MoE with the load-balancing term; both text methods share the MoE variant.
+    cfg["moe"] = {**s["moe"], "variant": "released-code" if method == "released-code" else "text"}
+    if method == "text-balanced":
+        cfg["moe"]["balance_weight"] = BALANCED_WEIGHT
     cfg["method"] = method
     cfg.update(extra)
     return cfg
@@ -98,6 +103,11 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _text_recipe(cfg: Mapping[str, Any]) -> bool:
+    """True for the text methods (``text``, ``text-balanced``): strata from the gate, in the embedding space."""
+    return cfg["moe"]["variant"] == "text"
+
+
 def _data_rng(cfg: Mapping[str, Any], seed: int) -> np.random.Generator:
     return np.random.default_rng([int(cfg["data_seed"]), int(seed)])
 
@@ -109,7 +119,7 @@ def _data_rng(cfg: Mapping[str, Any], seed: int) -> np.random.Generator:
 
 def _moe_input(X: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
     """Text: standardised embeddings. Released code: raw PCA-64 coordinates (what its MoE consumes)."""
-    if cfg["method"] == "text":
+    if _text_recipe(cfg):
         return st.standardize(X)
     return st.pca_project(X, cfg["pca_dim"])
 
@@ -128,9 +138,10 @@ def _strata_of(
     Z: np.ndarray, space: np.ndarray, gate_soft: np.ndarray, cfg: Mapping[str, Any], seed: int
 ) -> np.ndarray:
     """Text: KMeans(k) of the gate probabilities. Released code: KMeans(k) of the PCA-64 space."""
-    if cfg["method"] == "text":
-        return st.kmeans_labels(gate_soft, cfg["n_strata"], seed)
-    return st.kmeans_labels(space, cfg["n_strata"], seed)
+    n_init = int(cfg["kmeans_n_init"])
+    if _text_recipe(cfg):
+        return st.kmeans_labels(gate_soft, cfg["n_strata"], seed, n_init)
+    return st.kmeans_labels(space, cfg["n_strata"], seed, n_init)
 
 
 def _norm_entropy(P: np.ndarray) -> float:
@@ -141,7 +152,7 @@ def _fit(corpus: Corpus, cfg: Mapping[str, Any], seed: int, device: str) -> dict
     """Train the MoE of ``cfg['method']`` on ``corpus`` and form strata; the core every experiment shares."""
     Z = _moe_input(corpus.X, cfg)
     untrained = _untrained_gates(Z, cfg, seed, device)
-    labels = corpus.label if cfg["method"] == "released-code" else None
+    labels = None if _text_recipe(cfg) else corpus.label
     model, hist = train_moe(Z, cfg["moe"], seed, device, labels=labels)
     w_used, w_soft = gate_probs(model, Z, device)
     space = Z  # Table 1 space: standardised embeddings (text) or the PCA-64 projection (released code)
@@ -200,19 +211,26 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
         space, tab["ws_point"], strata, k, m, cfg["n_null_draws"], int(rng.integers(2**31))
     )
     # S4/S7/S8 untrained-gate control: fresh gate initialisations through the same strata recipe.
-    pca_strata = st.kmeans_labels(st.pca_project(corpus.X, cfg["pca_dim"]), k, seed)
-    un_ws_spread, un_entropy, un_ari = [], [], []
+    pca_strata = st.kmeans_labels(st.pca_project(corpus.X, cfg["pca_dim"]), k, seed, cfg["kmeans_n_init"])
+    un_ws_spread, un_entropy, un_ari, un_nmi = [], [], [], []
     for g0 in fit["untrained"][1:]:
         s0 = _strata_of(fit["Z"], space, g0, cfg, seed)
         un_ws_spread.append(_table(space, s0, g0, cfg)["ws_spread"])  # soft weights, as for the trained gate
         un_entropy.append(_norm_entropy(g0))
         un_ari.append(ari(g0.argmax(1), pca_strata))
+        un_nmi.append(nmi(s0, corpus.source))  # S6 control: the untrained gate's strata vs sources
     # S5 label-permutation control.
     perm_nmi, perm_ari = [], []
     for r in range(cfg["n_null_draws"]):
         fake = label_permutation(corpus.source, int(rng.integers(2**31)) + r)
         perm_nmi.append(nmi(strata, fake))
         perm_ari.append(ari(strata, fake))
+    # S6 random-partition control: NMI with the sources of partitions with this seed's stratum sizes. Drawn after
+    # every other use of ``rng`` so the controls above keep their numbers.
+    rp_nmi = [
+        nmi(random_partition(tab["sizes"], int(rng.integers(2**31)) + r), corpus.source)
+        for r in range(cfg["n_null_draws"])
+    ]
 
     # Report material: 3-D PCA of a fixed subsample of this seed's sample (same rows for every method of a model).
     sub = np.sort(np.random.default_rng(cfg["data_seed"]).permutation(len(strata))[: cfg["n_scatter"]])
@@ -240,7 +258,11 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
         "ari": ari(strata, corpus.source),
         "perm_nmi": np.asarray(perm_nmi),
         "perm_ari": np.asarray(perm_ari),
+        "rp_nmi": np.asarray(rp_nmi),
+        "untrained_nmi": np.asarray(un_nmi),
         "entropy": _norm_entropy(w_soft),
+        # Gate collapse (the paper's objective has no balance term): largest share of points on one arg-max expert.
+        "gate_top_share": float(np.bincount(w_soft.argmax(1), minlength=E).max() / len(w_soft)),
         "untrained_entropy": np.asarray(un_entropy),
         "own_init_entropy": _norm_entropy(fit["untrained"][0]),
         "gate_moved": float(np.abs(w_soft - fit["untrained"][0]).max()),
@@ -267,16 +289,16 @@ def _run_gaussian(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, A
     """S3 control: a single Gaussian with the embeddings' spectrum through the same pipeline."""
     corpus, text_index = load_corpus(dict(cfg), seed, device)
     rng = _data_rng(cfg, seed)
-    base = corpus.X if cfg["method"] == "text" else st.pca_project(corpus.X, cfg["pca_dim"])
+    base = corpus.X if _text_recipe(cfg) else st.pca_project(corpus.X, cfg["pca_dim"])
     gauss = st.gaussian_same_spectrum(base, rng)
     fake = Corpus(X=gauss, source=corpus.source, label=corpus.label, source_names=corpus.source_names)
-    if cfg["method"] == "text":
+    if _text_recipe(cfg):
         fit = _fit(fake, cfg, seed, device)
         space, strata = fit["space"], fit["strata"]
     else:
         # Released code: strata are KMeans on PCA-64 and do not depend on the MoE, so no training is needed here;
         # ``gauss`` already lives in PCA-64 coordinates.
-        space, strata = gauss, st.kmeans_labels(gauss, cfg["n_strata"], seed)
+        space, strata = gauss, st.kmeans_labels(gauss, cfg["n_strata"], seed, cfg["kmeans_n_init"])
     k, m = cfg["n_strata"], cfg["min_stratum_size"]
     sizes = np.bincount(strata, minlength=k)
     dims = st.stratum_dims(space, strata, k, cfg["pca_threshold"])
@@ -404,7 +426,10 @@ def _model_cfg(case: ClaimCase, ctx: RunContext, model: str | None = None) -> di
             f"runs in the full profile: {pooling!r} pooling of {model!r} is not embedded in {ctx.profile} "
             f"(budget; models with it here: {ctx.settings['padding_models']})"
         )
-    return _config(ctx.settings, str(case.params["method"]), model=model, pooling=pooling)
+    cfg = _config(ctx.settings, str(case.params["method"]), model=model, pooling=pooling)
+    if "kmeans_n_init" in case.params:  # named variant: the released code's single KMeans restart
+        cfg["kmeans_n_init"] = int(case.params["kmeans_n_init"])
+    return cfg
 
 
 def _table_details(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -460,6 +485,7 @@ def strata_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
             pca3_strata=np.asarray(r0["pca3_strata"]).tolist(),
             pca3_source=np.asarray(r0["pca3_source"]).tolist(),
             entropy=[r["entropy"] for r in runs],
+            gate_top_share=[r["gate_top_share"] for r in runs],
             untrained_entropy=[float(np.mean(r["untrained_entropy"])) for r in runs],
             gate_moved=[r["gate_moved"] for r in runs],
             expert_usage=[np.asarray(r["expert_usage"]).tolist() for r in runs],
@@ -467,6 +493,9 @@ def strata_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
             nmi=[r["nmi"] for r in runs],
             ari=[r["ari"] for r in runs],
         )
+        top = max(r["gate_top_share"] for r in runs)
+        if top >= GATE_COLLAPSE_SHARE:
+            notes.append(f"gate collapse: up to {top:.3f} of the points share one arg-max expert")
         return Evidence([r["expert_distance"] for r in runs], None, details, notes)
     raise KeyError(f"stratified/strata has no metric {metric!r}")
 
@@ -492,6 +521,12 @@ def model_size_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     if metric == "nmi_gain":
         diff = [b["nmi"] - a["nmi"] for a, b in zip(rs, rl, strict=True)]
         details = {"small": [a["nmi"] for a in rs], "large": [b["nmi"] for b in rl]}
+        null_name = case.claim.null.name if case.claim.null else ""
+        if null_name in S6_CONTROLS:
+            # S6 control: the same larger-minus-smaller NMI gain for strata that carry no trained separation.
+            null = paired_draw_gains(rs, rl, S6_CONTROLS[null_name])
+            details.update(null_gain_median=float(np.median(null)), pair=[small, large])
+            return Evidence(diff, null, {**details, "method": str(case.params["method"])})
     elif metric == "entropy_drop":
         # Lower gate entropy for the larger model = concentration; difference small - large.
         diff = [a["entropy"] - b["entropy"] for a, b in zip(rs, rl, strict=True)]
@@ -516,6 +551,26 @@ def model_size_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     return Evidence(diff, None, details)
 
 
+# S6 controls (null name -> per-draw NMI key of a strata run).
+S6_CONTROLS = {"random_partition": "rp_nmi", "untrained_gate": "untrained_nmi"}
+# Share of points on one arg-max expert from which S10 notes a gate collapse.
+GATE_COLLAPSE_SHARE = 0.9
+
+
+def paired_draw_gains(small: list[dict[str, Any]], large: list[dict[str, Any]], key: str) -> np.ndarray:
+    """Larger-minus-smaller ``key`` per (seed, draw): draw ``r`` of a seed is paired across the two models.
+
+    The sign matches the S6 measurement (larger minus smaller); one value per (seed, draw).
+    """
+    out = []
+    for a, b in zip(small, large, strict=True):
+        ua, ub = np.asarray(a[key], float), np.asarray(b[key], float)
+        if ua.shape != ub.shape:
+            raise ValueError(f"{key}: {ua.shape} draws for the smaller model, {ub.shape} for the larger")
+        out.append(ub - ua)
+    return np.concatenate(out)
+
+
 def untrained_entropy_drops(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> np.ndarray:
     """S7 null: the same small-minus-large entropy difference for freshly initialised gates on each model's input.
 
@@ -523,15 +578,7 @@ def untrained_entropy_drops(small: list[dict[str, Any]], large: list[dict[str, A
     differ only in the input the gate sees: a gate whose entropy merely tracks input scale or spread shows the
     same "concentration" here without any training. One value per (seed, draw).
     """
-    out = []
-    for a, b in zip(small, large, strict=True):
-        ua, ub = np.asarray(a["untrained_entropy"], float), np.asarray(b["untrained_entropy"], float)
-        if ua.shape != ub.shape:
-            raise ValueError(
-                f"untrained_entropy: {ua.shape} draws for the smaller model, {ub.shape} for the larger"
-            )
-        out.append(ua - ub)
-    return np.concatenate(out)
+    return -paired_draw_gains(small, large, "untrained_entropy")
 
 
 def ldb_spec(geometry: str, settings: Mapping[str, Any]) -> dict[str, Any]:
