@@ -255,7 +255,8 @@ class _DuplicateKey(yaml.YAMLError):
 
 class _ClaimsLoader(yaml.SafeLoader):
     """SafeLoader for claims files: a repeated mapping key is an error (plain YAML keeps the last one silently, so
-    a second ``expect:`` would change the paper condition), and ``5e-1`` is a float (YAML 1.1 wants a dot)."""
+    a second ``expect:`` would change the paper condition), also when spelled differently (``null:`` and
+    ``"null":``, ``1:`` and ``"1":``), and ``5e-1`` is a float (YAML 1.1 wants a dot)."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
@@ -269,6 +270,12 @@ class _ClaimsLoader(yaml.SafeLoader):
                 except TypeError:
                     continue  # the base class reports an unhashable key
                 line = key_node.start_mark.line + 1
+                # Keys are compared as the schema reads them: a bare `null:` is the field "null" and a params key
+                # `1:` names the same case as "1", so two spellings of one key are a duplicate, not two keys.
+                if key is None:
+                    key = "null"
+                elif isinstance(key, (bool, int, float)):
+                    key = str(key)
                 if key in first_line:
                     shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
                     raise _DuplicateKey(shown, line, first_line[key])

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -118,6 +120,16 @@ def _environment_error(exc: BaseException) -> OSError | None:
     return None
 
 
+def _check_environment() -> None:
+    """Environment variables a run reads later, validated before any work (a typo is an error, not a default)."""
+    from geomclaims.executor import SCHEDULER_ENV, connect_timeout
+    from geomclaims.resources.fetcher import offline
+
+    offline()
+    if os.environ.get(SCHEDULER_ENV):
+        connect_timeout()
+
+
 def _check_out_dir(out: Path) -> None:
     """Fail before any work when ``--out`` cannot take the results (rather than after the run)."""
     try:
@@ -161,8 +173,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         select_cases,
         write_results,
     )
-    from geomclaims.store import Store
+    from geomclaims.store import Store, clean_stale_tmp
 
+    _check_environment()
     papers = load_all(args.claims_dir)
     cases = select_cases(papers.values(), paper=args.paper, claim_ids=args.claim)
     if not cases:
@@ -192,21 +205,57 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    with executor_for(
-        args.executor,
-        workers=args.workers,
-        threads_per_worker=args.threads_per_worker,
-        scheduler=args.scheduler,
-        device=device,
-    ) as executor:
-        if executor is not None:
-            session.execution = executor.describe()
-            print(f"[geomclaims] dask: {session.execution}", file=sys.stderr)
-        # Recording an errored case and going on is the default; a full disk or read-only cache stops the run
-        # (every later case would fail the same way), as does --fail-fast.
-        outcome = run_cases(
-            session, cases, executor, keep_going=not args.fail_fast, on_entry=show, stop_on=_environment_error
+    # leftovers of a killed run (kill -9 skips every cleanup): store entries, embeddings, results/report files
+    if store.enabled:
+        clean_stale_tmp(store.root)
+    clean_stale_tmp(out, recursive=False)
+    clean_stale_tmp(out / "figures", recursive=False)
+
+    def write(partial: bool) -> dict:
+        """results.json + REPORT.md of what is judged so far: every judged entry is already in the store, so a
+        fault after this point (or a rerun) loses nothing."""
+        results = session.results()
+        write_results(results, out / "results.json")
+        report = render_report(results, out, args.claims_dir)
+        if not partial:
+            print(f"results: {out / 'results.json'}\nreport:  {report}")
+        return results
+
+    try:
+        with executor_for(
+            args.executor,
+            workers=args.workers,
+            threads_per_worker=args.threads_per_worker,
+            scheduler=args.scheduler,
+            device=device,
+        ) as executor:
+            if executor is not None:
+                session.execution = executor.describe()
+                print(f"[geomclaims] dask: {session.execution}", file=sys.stderr)
+            # Recording an errored case and going on is the default; a full disk or read-only cache stops the
+            # run (every later case would fail the same way), as does --fail-fast.
+            outcome = run_cases(
+                session,
+                cases,
+                executor,
+                keep_going=not args.fail_fast,
+                on_entry=show,
+                stop_on=_environment_error,
+            )
+    except KeyboardInterrupt:
+        if session.entries:
+            write(partial=True)
+        where = f"written to {out / 'results.json'}" if session.entries else "nothing written"
+        print(
+            f"geomclaims: interrupted: {len(session.entries)} judged claim case(s) {where}, "
+            f"{len(cases) - len(session.entries)} not run; the same command resumes from the store",
+            file=sys.stderr,
         )
+        return 130
+    except BaseException:
+        if session.entries:  # a crash outside any one case: keep the judgements, then report the crash
+            write(partial=True)
+        raise
     if outcome.stopped:
         judged = len(session.entries)
         why = "the first error (--fail-fast)" if args.fail_fast else "an environment error"
@@ -226,10 +275,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not session.entries:
         print("geomclaims: error: the run judged nothing; no results written", file=sys.stderr)
         return 1
-    results = session.results()
-    write_results(results, out / "results.json")
-    report = render_report(results, out, args.claims_dir)
-    print(f"results: {out / 'results.json'}\nreport:  {report}")
+    if outcome.reused:
+        print(
+            f"[geomclaims] {outcome.reused} claim case(s) taken from the store (judged by an earlier run of the "
+            "same claims, code and settings)",
+            file=sys.stderr,
+        )
+    results = write(partial=False)
     if errored:
         print(
             f"geomclaims: {len(errored)} claim case(s) errored (recorded with verdict 'error'): "
@@ -248,8 +300,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from geomclaims.report import render_report
+    from geomclaims.runner import refuse_committed_baseline_dir
 
     out = Path(args.out) if args.out else Path(args.results).parent
+    # a committed baseline's REPORT.md and figures are written by `gate --regen` only (with its results.json)
+    refuse_committed_baseline_dir(
+        out, "--out" if args.out else "the report directory (default: next to RESULTS)"
+    )
     print(render_report(args.results, out, args.claims_dir))
     return 0
 
@@ -268,10 +325,13 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     if not Path(args.baseline).exists():
         print(f"baseline not found: {args.baseline} (create it with --regen)", file=sys.stderr)
         return 2
+    from geomclaims.gate import working_code_versions
     from geomclaims.runner import merge_results, read_results
 
-    current = merge_results([read_results(p) for p in args.results])
-    outcome = compare(current, args.baseline)
+    current = merge_results([read_results(p) for p in args.results], list(args.results))
+    base = read_results(args.baseline)
+    studies = {*(current.get("code_versions") or {}), *(base.get("code_versions") or {})}
+    outcome = compare(current, args.baseline, working_versions=working_code_versions(studies))
     print(format_gate(outcome))
     return 0 if outcome.ok else 1
 
@@ -305,10 +365,25 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--seed-offset",
-        type=int,
+        type=_seed_offset,
         default=0,
         help="shift every seed of the profile by K (robustness run: do verdicts hinge on the seed list?)",
     )
+
+
+# Seeds are shifted by K and fed to numpy/torch generators (which take 0 <= seed < 2**63); seeds of the profiles
+# are small, so any K up to a million keeps every shifted seed far inside that range.
+MAX_SEED_OFFSET = 1_000_000
+
+
+def _seed_offset(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= MAX_SEED_OFFSET:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..{MAX_SEED_OFFSET}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -322,13 +397,18 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False: `--seed 5` must not be read as `--seed-offset 5` (nor any other prefix as an option)
     parser = argparse.ArgumentParser(
-        prog="geomclaims", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="geomclaims",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--claims-dir", default=None, help="directory of claims YAML files (default: ./claims)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # type: ignore[method-assign]
 
     p = sub.add_parser("list", help="list claims")
     p.add_argument("--paper", help="paper id or alias (S, P, E)")
@@ -353,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--claim",
         nargs="+",
+        action="extend",  # `--claim A --claim B` runs both (argparse's default keeps only the last)
         help="claim ids, case ids or patterns with * and ? (e.g. '*qwen2.5-coder-1.5b*'); an id matching nothing is an error",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
@@ -399,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # disk full, read-only or unwritable paths: one line, no traceback
         print(f"geomclaims: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside a run's loop (loading, rendering): nothing judged is at stake
+        print("geomclaims: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

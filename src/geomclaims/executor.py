@@ -48,6 +48,30 @@ if TYPE_CHECKING:
 
 EXECUTORS = ("dask", "serial")
 SCHEDULER_ENV = "GEOMCLAIMS_SCHEDULER"
+TIMEOUT_ENV = "GEOMCLAIMS_SCHEDULER_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT_S = 30.0
+
+
+class SchedulerUnavailable(OSError):
+    """The Dask scheduler given by ``--scheduler`` / ``$GEOMCLAIMS_SCHEDULER`` could not be reached in time."""
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for a scheduler's handshake: ``$GEOMCLAIMS_SCHEDULER_TIMEOUT`` (default 30)."""
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    if not raw.strip():
+        return DEFAULT_CONNECT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < 3600):  # also false for NaN
+        raise ValueError(
+            f"environment variable {TIMEOUT_ENV}={raw!r} must be a number of seconds in (0, 3600)"
+        )
+    return value
+
+
 # Exceptions a job may raise that keep their meaning for the case (a skip, an untestable or deferred case),
 # exactly as when the job runs in-process; any other exception becomes a JobFailed naming the job.
 PASS_THROUGH = ("Untestable", "ResourceUnavailable", "NotRun")
@@ -271,11 +295,20 @@ class DaskExecutor:
             "threads_per_worker": sorted({w.get("nthreads") for w in workers.values()}),
         }
 
-    def close(self) -> None:
-        self.cancel_all()
-        self.client.close()
+    def close(self) -> list[str]:
+        """Cancel, disconnect and (a local one) shut the cluster down; each step's failure is returned as a line
+        instead of raised: the run's judgements are made by then, and a cluster that times out while closing must
+        not cost them (Dask's TimeoutError carries no message, so the line names the exception type)."""
+        problems = []
+        steps = [("cancelling jobs", self.cancel_all), ("closing the Dask client", self.client.close)]
         if self.cluster is not None:
-            self.cluster.close()
+            steps.append(("closing the local Dask cluster", self.cluster.close))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:
+                problems.append(f"{what} failed: {type(exc).__name__}" + (f": {exc}" if str(exc) else ""))
+        return problems
 
 
 def default_workers() -> int:
@@ -299,7 +332,20 @@ def start_executor(
 
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler:
-        return DaskExecutor(Client(scheduler))
+        timeout = connect_timeout()
+        print(
+            f"[geomclaims] connecting to the Dask scheduler {scheduler} (timeout {timeout:g} s)",
+            file=sys.stderr,
+        )
+        try:
+            _probe_scheduler(scheduler, timeout)
+            return DaskExecutor(Client(scheduler, timeout=timeout))
+        except (OSError, TimeoutError) as exc:
+            # a scheduler that accepts the connection but never answers used to hang the run for minutes, silently
+            raise SchedulerUnavailable(
+                f"Dask scheduler {scheduler} did not answer within {timeout:g} s ({type(exc).__name__}"
+                f"{': ' + str(exc) if str(exc) else ''}); check the address or set {TIMEOUT_ENV}"
+            ) from None
     n = workers or default_workers()
     _keep_glibc_trim_default()
     cluster = LocalCluster(
@@ -311,6 +357,22 @@ def start_executor(
         resources={"GPU": 1} if device.startswith("cuda") else None,
     )
     return DaskExecutor(Client(cluster), cluster)
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Open and close one comm to ``address`` (Dask's handshake included) within ``timeout`` s.
+
+    ``Client(address, timeout=...)`` bounds the TCP connect but not the handshake that follows: a server that
+    accepts and never answers kept it waiting for minutes. This probe bounds the whole exchange."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    asyncio.run(probe())
 
 
 def _keep_glibc_trim_default() -> None:
@@ -423,6 +485,7 @@ class RunOutcome:
     stopped: str | None = None
     jobs_submitted: int = 0
     jobs_failed: list[str] = field(default_factory=list)
+    reused: int = 0  # cases taken from the store's judged cases (an earlier run of the same command)
 
 
 class _Stop(Exception):
@@ -440,6 +503,7 @@ def run_cases(
     progress: bool = True,
     speculate: bool = True,
     stop_on: Callable[[BaseException], Any] | None = None,
+    journal: bool = True,
 ) -> RunOutcome:
     """Judge ``cases``; jobs run on ``executor`` (None: in-process, one after another, as ever).
 
@@ -448,11 +512,16 @@ def run_cases(
     ``keep_going`` the run stops there (running jobs are cancelled) and ``RunOutcome.stopped`` holds the message.
     A ``ResourceUnavailable`` is a skip, never an error. ``stop_on(exc)`` truthy stops the run even with
     ``keep_going`` (a full disk: every later case would fail the same way).
+
+    ``journal`` (with an enabled store): each decided entry is written to the store the moment it is decided
+    (``Store.save_case`` under :func:`geomclaims.runner.case_key`), and a case already judged there by a run with the
+    same claim, code and settings is taken from it instead of re-evaluated: a run that was interrupted, killed or
+    lost its cluster resumes where it stopped. Errored cases are never stored (a rerun tries them again).
     """
     from tqdm import tqdm
 
     from geomclaims.registry import study_of
-    from geomclaims.runner import error_entry, evaluate_case
+    from geomclaims.runner import case_key, error_entry, evaluate_case
 
     out = RunOutcome()
     bars = progress and sys.stderr is not None
@@ -476,8 +545,19 @@ def run_cases(
 
     planner = Planner(executor, speculate=speculate, on_submit=bump_total) if executor else None
 
+    def deliver(entry: dict[str, Any]) -> None:
+        case_bar.update()
+        out.entries.append(entry)
+        if on_entry:
+            on_entry(entry)
+
     def attempt(case: ClaimCase) -> None:
         ctx = session.context(study_of(case.claim.experiment))
+        key = case_key(case, ctx) if journal and ctx.store.enabled else None
+        if key is not None and (judged := ctx.store.load_case(key)) is not None:
+            out.reused += 1
+            deliver(judged)
+            return
         ctx.planner = planner
         try:
             entry = evaluate_case(case, ctx)
@@ -500,10 +580,12 @@ def run_cases(
             return
         finally:
             ctx.planner = None
-        case_bar.update()
-        out.entries.append(entry)
-        if on_entry:
-            on_entry(entry)
+        if key is not None:
+            try:
+                ctx.store.save_case(key, entry)
+            except OSError as exc:  # the entry is still in this run's results; only a resume would miss it
+                tqdm.write(f"WARNING {case.case_id}: judged case not stored ({exc})", file=sys.stderr)
+        deliver(entry)
 
     try:
         for case in cases:
@@ -570,4 +652,5 @@ def executor_for(
     try:
         yield ex
     finally:
-        ex.close()
+        for problem in ex.close():
+            print(f"geomclaims: warning: {problem} (judged cases are kept)", file=sys.stderr)

@@ -30,7 +30,7 @@ writes it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -113,7 +113,36 @@ def _measured(entry: dict[str, Any], where: str) -> tuple[float, float] | None:
     return float(value), float(se)
 
 
-def _stale_rows(cur: dict[str, Any], base: dict[str, Any], profile: str) -> list[GateRow]:
+def _real(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, (int, float)) and math.isfinite(float(x))
+
+
+def _check_entry(entry: dict[str, Any], where: str) -> None:
+    """The fields the gate reads besides the measurement: a tolerance of NaN, inf or "100" would let any drift
+    pass and a stability of -1 or "0.95" would let a flip through (or crash), so each is checked here."""
+    case = entry.get("id")
+    tol = entry.get("tolerance")
+    if not isinstance(tol, dict):
+        raise GateInputError(
+            f"{where}: case {case!r} field 'tolerance' is {tol!r}; expected {{atol: x, rtol: y}}"
+        )
+    for name, x in tol.items():
+        if name not in ("atol", "rtol") or not _real(x) or float(x) < 0:
+            raise GateInputError(
+                f"{where}: case {case!r} field 'tolerance.{name}' is {x!r}; expected atol/rtol, a finite number >= 0"
+            )
+    stability = entry.get("stability")
+    if stability is not None and (not _real(stability) or not 0.0 <= float(stability) <= 1.0):
+        raise GateInputError(
+            f"{where}: case {case!r} field 'stability' is {stability!r}; expected null or a number in [0, 1]"
+        )
+    if not isinstance(entry.get("verdict"), str):
+        raise GateInputError(f"{where}: case {case!r} field 'verdict' is {entry.get('verdict')!r}")
+
+
+def _stale_rows(
+    cur: dict[str, Any], base: dict[str, Any], profile: str, working: Mapping[str, str] | None = None
+) -> list[GateRow]:
     cur_versions = cur.get("code_versions") or {}
     if "code_versions" not in base:
         return [
@@ -128,6 +157,27 @@ def _stale_rows(cur: dict[str, Any], base: dict[str, Any], profile: str) -> list
         ]
     rows = []
     base_versions = base["code_versions"] or {}
+    for study, version in sorted((working or {}).items()):
+        for side, recorded, fix in (
+            ("baseline", base_versions, "regenerate the baseline from a run of this code"),
+            (
+                "results",
+                cur_versions,
+                "re-run with this code (or install it: the run hashes the installed package)",
+            ),
+        ):
+            if study in recorded and recorded[study] != version:
+                rows.append(
+                    GateRow(
+                        f"study {study}",
+                        f"stale-{side}",
+                        str(recorded[study]),
+                        f"working directory {version}",
+                        f"the {side} was computed by other code than this working directory's; {fix}",
+                    )
+                )
+    if rows:
+        return rows
     for study in sorted(set(cur_versions) & set(base_versions)):
         if cur_versions[study] != base_versions[study]:
             rows.append(
@@ -149,6 +199,7 @@ def compare(
     *,
     only_current: bool = False,
     complete_papers: Iterable[str] = (),
+    working_versions: Mapping[str, str] | None = None,
 ) -> GateOutcome:
     """Compare current results with a baseline (see the module docstring for what fails and what warns)."""
     cur = current if isinstance(current, dict) else read_results(current)
@@ -161,9 +212,14 @@ def compare(
     cur_by_id = {e["id"]: e for e in cur["claims"]}
     base_by_id = {e["id"]: e for e in base["claims"]}
     # Validate both files before judging anything: a NaN must be an error even in a case that is not compared.
-    cur_values = {k: _measured(e, "current results") for k, e in cur_by_id.items()}
-    base_values = {k: _measured(e, f"baseline {base_path}".strip()) for k, e in base_by_id.items()}
-    outcome.rows.extend(_stale_rows(cur, base, cur["profile"]))
+    cur_where = "current results" if isinstance(current, dict) else f"results {current}"
+    base_where = f"baseline {base_path}".strip()
+    for entries, where in ((cur_by_id, cur_where), (base_by_id, base_where)):
+        for e in entries.values():
+            _check_entry(e, where)
+    cur_values = {k: _measured(e, cur_where) for k, e in cur_by_id.items()}
+    base_values = {k: _measured(e, base_where) for k, e in base_by_id.items()}
+    outcome.rows.extend(_stale_rows(cur, base, cur["profile"], working_versions))
     complete = set(complete_papers)
     seeds_shifted = int(cur.get("seed_offset", 0) or 0) != int(base.get("seed_offset", 0) or 0)
     outcome.seeds_shifted = seeds_shifted
@@ -193,7 +249,7 @@ def compare(
         v_new, v_old = cur_values[case_id], base_values[case_id]
         if v_new is None or v_old is None:
             continue  # nothing measured on one side: the verdict comparison above is all there is
-        tol = old.get("tolerance") or {}
+        tol = old["tolerance"]
         fixed = float(tol.get("atol", 0.0)) + float(tol.get("rtol", 0.0)) * abs(v_old[0])
         allowed = max(fixed, DRIFT_K * math.hypot(v_old[1], v_new[1]))
         if abs(v_new[0] - v_old[0]) > allowed:
@@ -238,6 +294,33 @@ def format_gate(outcome: GateOutcome) -> str:
     )
 
 
+def working_code_versions(studies: Iterable[str], cwd: str | Path | None = None) -> dict[str, str]:
+    """Code versions of ``studies`` as the working directory's checkout has them (``<cwd>/src/geomclaims``) when
+    that checkout is not the imported package; else ``{}``.
+
+    A run records the version of the code it imported: for an editable install of this checkout that is the
+    working directory's code, but for a wheel, or an editable install of another checkout, it is not. The gate
+    compares the baseline and the run with these versions too, so a baseline cannot pass against study code of the
+    working directory (the code about to be committed) that it was not computed by."""
+    import geomclaims
+    from geomclaims.registry import study_code_version
+
+    src = (Path(cwd or Path.cwd()) / "src" / "geomclaims").resolve()
+    if not (src / "registry.py").is_file() or src == Path(geomclaims.__file__).resolve().parent:
+        return {}
+    out: dict[str, str] = {}
+    for study in sorted(set(studies)):
+        try:
+            out[study] = study_code_version(study, src)
+        except (
+            KeyError,
+            ImportError,
+            FileNotFoundError,
+        ):  # a study this code does not have: the gate says so
+            continue
+    return out
+
+
 def baseline_for(results: list[str | Path], reports_dir: str | Path = "reports") -> Path:
     """The committed baseline of the results' profile: ``<reports_dir>/<profile>/results.json`` (a full run is gated
     against ``reports/full/``, a ci run against ``reports/ci/``). Results of different profiles are an error."""
@@ -264,7 +347,7 @@ def regen(
 
     paths = [Path(p) for p in (current if isinstance(current, list) else [current])]
     baseline = Path(baseline)
-    data = merge_results([read_results(p) for p in paths])
+    data = merge_results([read_results(p) for p in paths], [str(p) for p in paths])
     _check_regen_input(data, baseline)
     if claims_dir is not False:
         from geomclaims.claims import load_all

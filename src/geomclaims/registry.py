@@ -275,21 +275,45 @@ class RunContext:
         return self._memo[key]
 
 
-@functools.cache
-def study_code_version(study: str) -> str:
+def study_code_version(study: str, source: Path | None = None) -> str:
     """Hash of the study's source (minus its report.py), the metrics' source and the modules the study package lists
-    in ``CODE_DEPENDENCIES``: a change to any of them invalidates the study's cached results."""
+    in ``CODE_DEPENDENCIES``: a change to any of them invalidates the study's cached results.
+
+    By default the files hashed are those of the imported ``geomclaims`` package, i.e. the code that runs: for an
+    editable install that is the checkout it was installed from, for a wheel the installed copy. ``source`` (a
+    ``src/geomclaims`` folder of some checkout) hashes that checkout's files instead, with the same layout; the
+    gate uses it to judge a baseline against the working directory's code (see ``geomclaims.gate``); that variant
+    is not memoised (the files may change while a process lives)."""
+    return _installed_code_version(study) if source is None else _code_version(study, Path(source))
+
+
+@functools.cache
+def _installed_code_version(study: str) -> str:
+    return _code_version(study, None)
+
+
+study_code_version.cache_clear = _installed_code_version.cache_clear  # type: ignore[attr-defined]
+
+
+def _code_version(study: str, source: Path | None) -> str:
+    package = Path(__file__).resolve().parent
+
+    def mapped(path: Path) -> Path:
+        path = path.resolve()
+        if source is not None and path.is_relative_to(package):
+            return Path(source) / path.relative_to(package)
+        return path
 
     load_study(study)
     module = importlib.import_module(STUDY_MODULES[study])
-    root = Path(module.__file__).parent  # type: ignore[arg-type]
+    root = mapped(Path(module.__file__).parent)  # type: ignore[arg-type]
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if path.name == "report.py":  # figures and tables only: editing them must not retrain anything
             continue
         h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
-    metrics_root = Path(__file__).parent / "metrics"
+    metrics_root = mapped(Path(__file__).parent / "metrics")
     for path in sorted(metrics_root.rglob("*.py")):
         h.update(path.relative_to(metrics_root).as_posix().encode())
         h.update(path.read_bytes())
@@ -298,5 +322,5 @@ def study_code_version(study: str) -> str:
     for name in sorted(getattr(module, "CODE_DEPENDENCIES", ())):
         dep = importlib.import_module(name)
         h.update(name.encode())
-        h.update(Path(dep.__file__).read_bytes())  # type: ignore[arg-type]
+        h.update(mapped(Path(dep.__file__)).read_bytes())  # type: ignore[arg-type]
     return h.hexdigest()[:16]

@@ -380,8 +380,11 @@ def render_report(
         results = read_results(results)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from geomclaims.store import clean_stale_tmp, tmp_prefix
+
+    clean_stale_tmp(out_dir, recursive=False)  # staging folders of a killed render
     # Figures are drawn into a staging directory first, so the manifest lists exactly what this render wrote.
-    with tempfile.TemporaryDirectory(prefix=".figures-", dir=out_dir) as stage:
+    with tempfile.TemporaryDirectory(prefix=tmp_prefix("figures"), dir=out_dir) as stage:
         report = _render(results, out_dir, Path(stage), claims_dir)
         _publish_figures(Path(stage), out_dir / "figures")
     return report

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import hashlib
 import json
 import math
 import re
@@ -236,8 +238,11 @@ def committed_baseline_dir(path: str | Path) -> Path | None:
     from geomclaims.paths import project_root
 
     target = Path(path).resolve()
-    for profile in PROFILES:
-        committed = (project_root() / "reports" / profile).resolve()
+    # By the path itself (``.../reports/<profile>/...`` in any checkout: the working directory need not be the
+    # checkout the package is installed from) and by the project root (GEOMCLAIMS_ROOT may be named otherwise).
+    candidates = [d for d in (target, *target.parents) if d.name in PROFILES and d.parent.name == "reports"]
+    candidates += [(project_root() / "reports" / profile).resolve() for profile in PROFILES]
+    for committed in candidates:
         if target.is_relative_to(committed) and not target.is_relative_to(committed / "latest"):
             return committed
     return None
@@ -302,6 +307,36 @@ def refresh_case_fields(data: dict[str, Any], cases: list[ClaimCase]) -> int:
             entry.update(case_fields(case, profile))
             n += 1
     return n
+
+
+@functools.cache
+def judge_code_version() -> str:
+    """sha256 (16 hex) of the code that turns evidence into a results entry (this module, the verdict rule, the
+    claims schema, the registry): part of a judged case's store key, so a changed rule re-judges every case."""
+    from geomclaims import claims, decision, registry
+
+    h = hashlib.sha256()
+    for module in (claims, decision, registry):
+        h.update(Path(module.__file__).read_bytes())  # type: ignore[arg-type]
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def case_key(case: ClaimCase, ctx: RunContext) -> str:
+    """Store key of ``case``'s judged entry in a run like ``ctx``'s: the case as the claims files describe it
+    today, the study's and the judging code's versions, and the run settings that change numbers."""
+    study = study_of(case.claim.experiment)
+    fields = {
+        "case": case_fields(case, ctx.profile),
+        "study_code": study_code_version(study),
+        "judge_code": judge_code_version(),
+        "settings": ctx.settings,
+        "threads": int(ctx.threads),
+        "device": ctx.device,
+    }
+    from geomclaims.store import canonical_json
+
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
 
 
 def error_entry(case: ClaimCase, profile: str, exc: BaseException, wall_s: float = 0.0) -> dict[str, Any]:
@@ -486,6 +521,20 @@ def read_results(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or "claims" not in data or "profile" not in data:
         raise ValueError(f"{path}: not a geomclaims results file (needs 'profile' and 'claims')")
+    schema = data.get("schema")
+    if isinstance(schema, bool) or schema != RESULTS_SCHEMA_VERSION:
+        # another layout of the entries: judging it with this code would read fields that mean something else
+        raise ValueError(
+            f"{path}: field 'schema' is {schema!r}; this geomclaims reads results schema {RESULTS_SCHEMA_VERSION} "
+            "only (re-run with this version)"
+        )
+    if not isinstance(data["claims"], list) or not all(
+        isinstance(c, dict) and isinstance(c.get("id"), str) for c in data["claims"]
+    ):
+        raise ValueError(f"{path}: field 'claims' must be a list of entries, each with a string 'id'")
+    offset = data.get("seed_offset", 0)
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValueError(f"{path}: field 'seed_offset' is {offset!r}; expected an integer >= 0")
     ids = [c.get("id") for c in data["claims"]]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
@@ -493,7 +542,7 @@ def read_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:
     """Merge results of runs over disjoint claim cases (e.g. one run per paper) into one results file.
 
     The profile must agree; a case id present in two parts is an error (which run would be right?). Provenance of
@@ -504,6 +553,15 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     profiles = {p["profile"] for p in parts}
     if len(profiles) != 1:
         raise ValueError(f"merge_results: parts come from different profiles {sorted(profiles)}")
+    offsets = [int(p.get("seed_offset", 0) or 0) for p in parts]
+    if len(set(offsets)) != 1:
+        # one baseline, one seed list: a part from shifted seeds would make its cases answer another question
+        labels = names or [f"part {i}" for i in range(len(parts))]
+        raise ValueError(
+            "merge_results: parts ran with different seed offsets "
+            f"({', '.join(f'{label}: seed_offset {o}' for label, o in zip(labels, offsets, strict=True))}); "
+            "merge runs of one --seed-offset"
+        )
     seen: dict[str, int] = {}
     claims: list[dict[str, Any]] = []
     for i, part in enumerate(parts):
@@ -529,12 +587,36 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(parts[0])
     if any("code_versions" in p for p in parts):
         merged["code_versions"] = dict(sorted(code_versions.items()))
+    if len(parts) > 1:
+        # the top-level provenance is the first part's; every part's own is kept here
+        merged["parts"] = [row for part in parts for row in part_provenance(part)]
     merged.update(
         wall_s=round(sum(float(p.get("wall_s", 0.0)) for p in parts), 1),
         resources=[resources[k] for k in sorted(resources)],
         claims=sorted(claims, key=lambda e: (e["paper"], natural_key(e["id"]))),
     )
     return merged
+
+
+_PART_FIELDS = (
+    "git_sha",
+    "created",
+    "device",
+    "seed_offset",
+    "wall_s",
+    "packages",
+    "machine",
+    "code_versions",
+)
+
+
+def part_provenance(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The provenance rows of one results file for a merged file's ``parts`` (a merged part keeps its rows)."""
+    if results.get("parts"):
+        return [dict(row) for row in results["parts"]]
+    row = {k: results[k] for k in _PART_FIELDS if k in results}
+    row["cases"] = sorted((e["id"] for e in results["claims"]), key=natural_key)
+    return [row]
 
 
 def select_cases(

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -65,6 +66,10 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"config value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
 
 
+def _entry_json(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -73,11 +78,78 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+# Temporary files and folders carry the writer's host and pid (``.<name>.gctmp-<host>-<pid>-<random>.tmp``), so a
+# later run can tell a leftover of a killed process (remove it) from the file a live concurrent run is writing.
+TMP_TOKEN = "gctmp"
+_TMP_RE = re.compile(rf"{TMP_TOKEN}-(?P<host>.*)-(?P<pid>\d+)-[^-]*$")
+# A leftover whose writer cannot be checked (another host, or an older naming) is removed only when it is this old.
+STALE_TMP_S = 24 * 3600.0
+
+
+def tmp_prefix(name: str) -> str:
+    """Prefix of a temporary sibling of ``name`` (see :func:`clean_stale_tmp`)."""
+    return f".{name}.{TMP_TOKEN}-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale_tmp(path: Path, now: float) -> bool:
+    name = path.name
+    if not name.startswith("."):
+        return False
+    m = _TMP_RE.search(name.removesuffix(".tmp"))
+    if m is None:
+        # older naming (``.<name>.XXXX.tmp`` files, ``.figures-XXXX`` folders): no writer to ask, so only by age
+        legacy = name.endswith(".tmp") or name.startswith(".figures-")
+        return legacy and now - path.lstat().st_mtime > STALE_TMP_S
+    if m["host"] == socket.gethostname():
+        return not _pid_alive(int(m["pid"]))
+    return now - path.lstat().st_mtime > STALE_TMP_S
+
+
+def clean_stale_tmp(root: str | Path, *, recursive: bool = True) -> list[Path]:
+    """Remove temporary files/folders under ``root`` (in ``root`` only, unless ``recursive``) left by killed
+    writers (kill -9 skips every cleanup); those of live processes (a concurrent run on the same store) are kept.
+    Returns what was removed."""
+    import shutil
+
+    root = Path(root)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    now = time.time()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in list(dirnames) + filenames:
+            path = Path(dirpath) / name
+            try:
+                if not _is_stale_tmp(path, now):
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                    dirnames.remove(name)
+                else:
+                    path.unlink(missing_ok=True)
+            except OSError:  # vanished meanwhile or not ours to remove: not worth failing a run over
+                continue
+            removed.append(path)
+        if not recursive:
+            break
+    return removed
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a fsynced temporary file in the same directory and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -256,6 +328,38 @@ class Store:
         path.with_suffix(".sha256").unlink(missing_ok=True)
         atomic_write_bytes(path, data)
         atomic_write_bytes(path.with_suffix(".sha256"), hashlib.sha256(data).hexdigest().encode())
+
+    # ------------------------------------------------------------------ judged cases
+    # A run writes each judged case here the moment it is decided (results.json is assembled from these), so a
+    # fault after a judgement (an interrupt, a cluster that fails to close, kill -9) cannot lose it and re-running
+    # the same command takes it from here. The key covers everything the entry depends on (see runner.case_key).
+
+    def case_path(self, key: str) -> Path:
+        return self.root / "cases" / key[:2] / f"{key}.json"
+
+    def save_case(self, key: str, entry: Mapping[str, Any]) -> None:
+        body = _entry_json(entry)  # key order kept: a reused entry must print exactly like a fresh one
+        doc = {"sha256": hashlib.sha256(body.encode()).hexdigest(), "entry": json.loads(body)}
+        atomic_write_bytes(self.case_path(key), _entry_json(doc).encode())
+
+    def load_case(self, key: str) -> dict[str, Any] | None:
+        """The judged entry stored under ``key``; None when absent, or (with a warning) unreadable or altered."""
+        path = self.case_path(key)
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"re-judging: unreadable judged case {path} ({exc})", stacklevel=2)
+            return None
+        entry = doc.get("entry") if isinstance(doc, dict) else None
+        if (
+            not isinstance(entry, dict)
+            or doc.get("sha256") != hashlib.sha256(_entry_json(entry).encode()).hexdigest()
+        ):
+            warnings.warn(f"re-judging: judged case {path} fails its checksum", stacklevel=2)
+            return None
+        return entry
 
     def get_or_compute(
         self,

@@ -51,7 +51,7 @@ def offline(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def _baseline(p: pytest.Pytester, entries: list[dict]) -> Path:
     path = p.path / "baseline.json"
-    path.write_text(json.dumps({"schema": 1, "profile": "ci", "claims": entries}))
+    path.write_text(json.dumps({"schema": 2, "profile": "ci", "claims": entries}))
     return path
 
 

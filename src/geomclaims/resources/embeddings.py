@@ -18,7 +18,9 @@ Results are cached as ``.npy`` under ``<results store>/embeddings/`` (``$GEOMCLA
 ``$GEOMCLAIMS_CACHE/results``) keyed by (model sha256, sha256 of a chunk's texts, layer, pooling, max_length, the source of
 this module and of ``models.py``). They are experiment products, not fetched resources: CI's empty results store
 recomputes them, and a change to the pooling or loading code can never be served a stale embedding. Writes are
-atomic (temporary file + ``os.replace``).
+atomic (fsynced temporary file + ``os.replace``) and every chunk has a ``.sha256`` sidecar written after it: a chunk
+whose bytes differ from it (a flipped bit), that is truncated or unreadable, or that has no sidecar (a write cut
+short) is recomputed with a warning, never used and never a permanent error.
 
 A cached request is split into chunks of consecutive texts (``CHUNK_TEXTS``, rounded up to a multiple of
 ``batch_size``), each cached under its own key, so that
@@ -39,11 +41,11 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import io
 import json
 import logging
-import os
-import secrets
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -124,11 +126,34 @@ def chunk_size(batch_size: int) -> int:
     return -(-CHUNK_TEXTS // batch_size) * batch_size
 
 
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
 def _load_valid(path: Path, n: int) -> np.ndarray | None:
+    """The cached chunk at ``path`` if it is intact (checksum, format, shape ``(n, d)``, finite); else None, with a
+    warning when a file was there (the caller recomputes and overwrites it)."""
+    from geomclaims.store import sha256_file
+
     if not path.is_file():
         return None
-    arr = np.load(path)
-    return arr if arr.ndim == 2 and arr.shape[0] == n and np.all(np.isfinite(arr)) else None
+    sidecar = _sidecar(path)
+    problem = None
+    if not sidecar.is_file():
+        problem = "no checksum sidecar (interrupted write)"
+    elif (actual := sha256_file(path)) != (expected := sidecar.read_text().strip()):
+        problem = f"sha256 {actual[:12]} != recorded {expected[:12]}"
+    else:
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            problem = f"unreadable ({exc})"
+        else:
+            if arr.ndim == 2 and arr.shape[0] == n and np.all(np.isfinite(arr)):
+                return arr
+            problem = f"shape {arr.shape} for {n} texts or non-finite values"
+    warnings.warn(f"recomputing corrupt embedding chunk {path}: {problem}", stacklevel=3)
+    return None
 
 
 def _get_model(name: str, device: str, progress: bool) -> tuple[Any, Any]:
@@ -297,10 +322,15 @@ def embed(
 
 
 def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, arr)
-    os.replace(tmp, path)
+    """The chunk, then its checksum: a crash in between leaves a chunk without a sidecar, which is recomputed."""
+    from geomclaims.store import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, arr)  # the same bytes np.save writes to a file
+    data = buf.getvalue()
+    _sidecar(path).unlink(missing_ok=True)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(_sidecar(path), hashlib.sha256(data).hexdigest().encode())
 
 
 def _compute(

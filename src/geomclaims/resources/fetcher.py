@@ -79,9 +79,27 @@ def get_source(name: str) -> Source:
         raise KeyError(f"unknown resource {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def env_flag(name: str) -> bool:
+    """A boolean environment variable: 1/true/yes/on or 0/false/no/off/empty (any case); anything else is a
+    ValueError naming the variable and value (``GEOMCLAIMS_OFFLINE=false`` used to turn offline mode ON)."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"environment variable {name}={raw!r} is not a boolean; use 1/true/yes/on or 0/false/no/off"
+    )
+
+
 def offline() -> bool:
-    """True when downloads are forbidden (``GEOMCLAIMS_OFFLINE`` set to a non-empty value other than 0)."""
-    return os.environ.get("GEOMCLAIMS_OFFLINE", "") not in ("", "0")
+    """True when downloads are forbidden (``GEOMCLAIMS_OFFLINE`` true; see :func:`env_flag`)."""
+    return env_flag("GEOMCLAIMS_OFFLINE")
 
 
 def source_dir(name: str) -> Path:
@@ -549,7 +567,7 @@ def fetch_source(source: Source, *, progress: bool = True, verify: bool = False)
                 "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             write_manifest(work, manifest)
-        if os.environ.get("GEOMCLAIMS_KEEP_ARCHIVES", "") in ("", "0"):
+        if not env_flag("GEOMCLAIMS_KEEP_ARCHIVES"):
             _drop_archives(source, archives)
     return final
 

@@ -46,6 +46,25 @@ from geomclaims.resources.fetcher import (
 from geomclaims.resources.sources import LM_CORPUS_NAMES
 
 DM_PACKAGES: tuple[str, ...] = ("mathematics_dataset==1.0.1", "sympy==1.4", "numpy<1.24")
+#: What the generator venv installs, every distribution pinned with the sha256 of its wheel (pip's hash-checking
+#: mode, ``--require-hashes --only-binary=:all: --no-deps``: nothing unpinned, no sdist build runs). The versions
+#: are those ``DM_PACKAGES`` resolved to; numpy's wheel is the CPython 3.11 manylinux x86_64 one, so another Python
+#: or platform fails with pip's "no matching distribution" instead of installing unchecked files.
+DM_REQUIREMENTS: tuple[tuple[str, str], ...] = (
+    ("mathematics_dataset==1.0.1", "8ebfe083ed65e07a9a555c9a51449c8e7c0ee097a96880a7183d2e8606081de6"),
+    ("sympy==1.4", "f9b00ec76151c98470e84f1da2d7d03633180b71fb318428ddccce1c867d3eaa"),
+    ("numpy==1.23.5", "58f545efd1108e647604a1b5aa809591ccd2540f468a880bedb97247e72db387"),
+    ("absl-py==2.5.1", "721200f2f0e9960f2ca9dc3a2a706b201f5f75d812c158f059cbbe29eeafbdb8"),
+    ("six==1.17.0", "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"),
+    ("mpmath==1.4.1", "dc4f0ea2304480d4a9a48a94c1020571558ade522b44a6912efac63a586e140f"),
+)
+
+
+def dm_requirements_text() -> str:
+    """The hash-pinned requirements file of the generator venv."""
+    return "".join(f"{spec} --hash=sha256:{sha}\n" for spec, sha in DM_REQUIREMENTS)
+
+
 #: Questions per train module for the ci corpus: 56 modules x 3 difficulties x 100 = 16,800 Q/A, ~1.3 MB, about
 #: 2.5 CPU-minutes (360 per module measured 180 CPU-s / 1.55 MB on a busy 2-core box).
 DM_PER_TRAIN_MODULE = 300
@@ -65,7 +84,8 @@ def _dm_venv(progress: bool) -> Path:
     if marker.is_file():
         return final
     cmd_text = (
-        f"python -m venv VENV && VENV/bin/python -m pip install {' '.join(repr(p) for p in DM_PACKAGES)}"
+        "python -m venv VENV && VENV/bin/python -m pip install --require-hashes --only-binary=:all: --no-deps "
+        "-r REQUIREMENTS (geomclaims.resources.lm_corpora.DM_REQUIREMENTS)"
     )
     if offline():
         raise ResourceUnavailable(
@@ -73,6 +93,8 @@ def _dm_venv(progress: bool) -> Path:
         )
     base = getattr(sys, "_base_executable", sys.executable)
     with atomic_dir(final) as work:
+        requirements = work / "requirements.txt"
+        requirements.write_text(dm_requirements_text())
         for cmd in (
             [base, "-m", "venv", str(work)],
             [
@@ -82,7 +104,11 @@ def _dm_venv(progress: bool) -> Path:
                 "install",
                 "-q",
                 "--disable-pip-version-check",
-                *DM_PACKAGES,
+                "--require-hashes",
+                "--only-binary=:all:",
+                "--no-deps",
+                "-r",
+                str(requirements),
             ],
         ):
             proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -509,3 +509,27 @@ def test_e8_equivalence_replicates_fails_or_is_untestable(drop: float, drop_all:
         else decide(ev.measured, claim.expect, None, claim.null, profile="smoke").verdict
     )
     assert str(getattr(got, "value", got)) == verdict
+
+
+def test_r90_readings_share_of_seeds_per_band() -> None:
+    r = X.r90_readings([2.0, 2.5, 3.5, 4.5])
+    assert r["median"] == pytest.approx(3.0)
+    assert r["fig1_caption_3_5"] == pytest.approx(0.5)  # 3.5, 4.5
+    assert r["text_3_4"] == pytest.approx(0.25)  # 3.5 only
+    assert r["other_caption_2_3"] == pytest.approx(0.5)  # 2.0, 2.5
+    with pytest.raises(ValueError, match="finite"):
+        X.r90_readings([np.nan])
+
+
+def test_report_lists_e1_paper_readings() -> None:
+    from geomclaims.studies.execution import report as R
+
+    entry = {
+        "id": "E1-effective-rank-W_Q[W_Q]",
+        "claim_id": "E1-effective-rank-W_Q",
+        "verdict": "replicated",
+        "params": {"matrix": "W_Q"},
+        "details": {"paper_readings": X.r90_readings([3.5, 4.5])},
+    }
+    text = "\n".join(R._tables([entry]))
+    assert "| E1-effective-rank-W_Q[W_Q] | 4 | 1 | 0.5 | 0 |" in text

@@ -175,6 +175,8 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
             walk = A.null_per_member(res, mtype, metric, draws)
             details.update(_trajectory_details(res, mtype, draws))
             details["walk_null_" + metric] = walk.tolist()
+            if metric == "r90":
+                details["paper_readings"] = r90_readings(measured)
             if null_name == "shuffled_labels":
                 null = A.per_member(shuffled_run(), mtype, metric)
             elif null_name == "step_matched_random_walk":
@@ -309,6 +311,21 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         return _ev(alt - base, None, details=details, notes=notes, preconditions=pre)
 
     raise ValueError(f"execution/trajectory: unknown metric {metric!r}")
+
+
+# E1's three readings of the paper (issue 22 item 4): the claim judges the Fig. 1 caption's band; the others are shown.
+R90_READINGS = {"fig1_caption_3_5": (3.0, 5.0), "text_3_4": (3.0, 4.0), "other_caption_2_3": (2.0, 3.0)}
+
+
+def r90_readings(samples: Any) -> dict[str, Any]:
+    """Median r90 over seeds and, per paper reading, the share of seeds inside that band (for the report)."""
+    x = np.asarray(samples, dtype=float)
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError(f"r90_readings: samples must be finite and non-empty, got {x.tolist()}")
+    out: dict[str, Any] = {"median": float(np.median(x))}
+    for name, (lo, hi) in R90_READINGS.items():
+        out[name] = float(np.mean((x >= lo) & (x <= hi)))
+    return out
 
 
 def _check_paired(a: Mapping[str, Any], b: Mapping[str, Any], claim_id: str) -> None:

@@ -227,6 +227,21 @@ def _tables(entries: list[dict[str, Any]]) -> list[str]:
             f"| {e.get('id')} | {e.get('verdict')} | {_fmt(pre.get('final_acc_m_le_2'))} | "
             f"{_fmt(pre.get('final_acc_all_m'))} | {_fmt(_median(meas))} | {_fmt(walk)} | {_fmt(shuf)} | {wil_s} |"
         )
+    e1 = [e for e in _by_claim(entries, "E1-effective-rank") if "paper_readings" in e["details"]]
+    if e1:
+        out += [
+            "",
+            "E1 r90 against the paper's three readings (share of seeds inside each band; the claim judges 3-5):",
+            "",
+            "| case | median r90 | 3-5 (Fig. 1 caption) | 3-4 (text) | 2-3 (other caption) |",
+            "|---|---|---|---|---|",
+        ]
+        for e in sorted(e1, key=lambda e: str(e.get("id", ""))):
+            r = e["details"]["paper_readings"]
+            out.append(
+                f"| {e.get('id')} | {_fmt(r['median'])} | {_fmt(r['fig1_caption_3_5'])} | {_fmt(r['text_3_4'])} | "
+                f"{_fmt(r['other_caption_2_3'])} |"
+            )
     e11 = _by_claim(entries, "E11-multiplication")
     if e11 and "majority_baseline" in e11[0]["details"]:
         mb = e11[0]["details"]["majority_baseline"]
