@@ -91,7 +91,8 @@ def tmp_prefix(name: str) -> str:
     return f".{name}.{TMP_TOKEN}-{socket.gethostname()}-{os.getpid()}-"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists on this host (possibly owned by another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -111,7 +112,7 @@ def _is_stale_tmp(path: Path, now: float) -> bool:
         legacy = name.endswith(".tmp") or name.startswith(".figures-")
         return legacy and now - path.lstat().st_mtime > STALE_TMP_S
     if m["host"] == socket.gethostname():
-        return not _pid_alive(int(m["pid"]))
+        return not pid_alive(int(m["pid"]))
     return now - path.lstat().st_mtime > STALE_TMP_S
 
 

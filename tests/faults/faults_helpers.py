@@ -49,3 +49,12 @@ from geomclaims.registry import register_study
 register_study("fixture", "fixture_study", "fixture_paper")
 register_study("faults", "faults_study", "faults_paper")
 """
+
+
+def one_line_error(err: str, *needles: str) -> None:
+    """``err`` holds exactly one ``geomclaims: error:`` line, no traceback, and that line names every needle."""
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("geomclaims: error:")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]

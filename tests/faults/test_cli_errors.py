@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from faults_helpers import claim, write_claims
+from faults_helpers import claim, one_line_error, write_claims
 
 from geomclaims.claims import load_claims
 from geomclaims.cli import main
@@ -25,14 +25,6 @@ def _run(project: Path, *extra: str, out: Path | None = None) -> int:
 def _results(project: Path) -> dict[str, dict]:
     data = json.loads((project / "reports" / "ci" / "latest" / "results.json").read_text())
     return {c["id"]: c for c in data["claims"]}
-
-
-def _one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("geomclaims: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_an_errored_case_is_recorded_and_the_others_are_kept(project: Path, capsys):
@@ -58,10 +50,10 @@ def test_fail_fast_stops_but_still_writes_what_was_judged(project: Path, capsys)
 
 
 @pytest.mark.parametrize("experiment", ["fixture/not_registered", "nostudy/anything"])
-def test_unregistered_experiment_is_a_one_line_error(project: Path, capsys, experiment: str):
+def test_unregistered_experiment_is_aone_line_error(project: Path, capsys, experiment: str):
     write_claims(project / "claims", "faults", "faults_paper", [claim(id="U1", experiment=experiment)])
     assert _run(project) == 2
-    _one_line_error(capsys.readouterr().err, experiment, "U1")
+    one_line_error(capsys.readouterr().err, experiment, "U1")
     assert not (project / "reports" / "ci" / "latest" / "results.json").exists()
 
 
@@ -88,7 +80,7 @@ def test_cache_write_failure_records_the_error_and_stops(project: Path, monkeypa
     assert results["C1"]["verdict"] == "error" and text in results["C1"]["explanation"]
 
 
-def test_disk_full_everywhere_is_a_one_line_error(project: Path, monkeypatch, capsys):
+def test_disk_full_everywhere_is_aone_line_error(project: Path, monkeypatch, capsys):
     import geomclaims.store
 
     def full(path, data):
@@ -96,37 +88,37 @@ def test_disk_full_everywhere_is_a_one_line_error(project: Path, monkeypatch, ca
 
     monkeypatch.setattr(geomclaims.store, "atomic_write_bytes", full)
     assert _run(project) == 2
-    _one_line_error(capsys.readouterr().err, "No space left on device")
+    one_line_error(capsys.readouterr().err, "No space left on device")
 
 
-def test_cache_root_that_is_a_file_is_a_one_line_error(project: Path, monkeypatch, tmp_path: Path, capsys):
+def test_cache_root_that_is_a_file_is_aone_line_error(project: Path, monkeypatch, tmp_path: Path, capsys):
     not_a_dir = tmp_path / "cache-file"
     not_a_dir.write_text("x")
     monkeypatch.setenv("GEOMCLAIMS_CACHE", str(not_a_dir))
     assert _run(project) == 2
-    _one_line_error(capsys.readouterr().err, str(not_a_dir))
+    one_line_error(capsys.readouterr().err, str(not_a_dir))
 
 
 def test_unwritable_out_fails_before_any_work(project: Path, tmp_path: Path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     assert _run(project, out=blocker / "sub") == 2
-    _one_line_error(capsys.readouterr().err, "--out", str(blocker))
+    one_line_error(capsys.readouterr().err, "--out", str(blocker))
     assert not (tmp_path / "cache" / "results").exists()  # nothing was computed
 
 
 def test_claim_typo_lists_close_matches(project: Path, capsys):
     assert _run(project, "--claim", "F1[1]") == 2
-    _one_line_error(capsys.readouterr().err, "'F1[1]'", "F1[1.0]")
+    one_line_error(capsys.readouterr().err, "'F1[1]'", "F1[1.0]")
     assert _run(project, "--claim", "F2", "zzz") == 2  # one good id does not excuse a bad one
-    _one_line_error(capsys.readouterr().err, "'zzz'", "geomclaims list")
+    one_line_error(capsys.readouterr().err, "'zzz'", "geomclaims list")
     assert not (project / "reports" / "ci" / "latest" / "results.json").exists()
 
 
 def test_claim_of_another_paper_with_paper_filter_is_an_error(project: Path, capsys):
     write_claims(project / "claims", "faults", "faults_paper", [claim(id="B1", experiment="faults/boom")])
     assert _run(project, "--paper", "fixture_paper", "--claim", "B1") == 2
-    _one_line_error(capsys.readouterr().err, "'B1'")
+    one_line_error(capsys.readouterr().err, "'B1'")
 
 
 def test_claim_without_ids_is_a_usage_error(project: Path, capsys):
@@ -140,9 +132,9 @@ def test_claim_without_ids_is_a_usage_error(project: Path, capsys):
 def test_missing_or_empty_claims_dir_is_an_error(project: Path, tmp_path: Path, capsys, command: list[str]):
     missing = tmp_path / "nonexistent"
     assert main(["--claims-dir", str(missing), *command]) == 2
-    _one_line_error(capsys.readouterr().err, str(missing), "not found")
+    one_line_error(capsys.readouterr().err, str(missing), "not found")
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("no yaml here")
     assert main(["--claims-dir", str(empty), *command]) == 2
-    _one_line_error(capsys.readouterr().err, str(empty), "*.yaml")
+    one_line_error(capsys.readouterr().err, str(empty), "*.yaml")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from faults_helpers import BASE_CLAIM
+from faults_helpers import BASE_CLAIM, one_line_error
 
 from geomclaims.claims import ClaimFileError, load_claims
 from geomclaims.cli import main
@@ -33,14 +33,6 @@ def _write(path: Path, data: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))  # NaN/Infinity are written as the JSON extensions Python reads back
     return path
-
-
-def _one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("geomclaims: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def _judged(data: dict) -> dict:
@@ -64,7 +56,7 @@ def test_a_bad_baseline_tolerance_is_an_input_error(tmp_path: Path, capsys, valu
     _judged(cur)["measured"]["value"] += 1000.0
     current = _write(tmp_path / "c.json", cur)
     assert main(["gate", str(current), "--baseline", str(baseline)]) == 2
-    _one_line_error(capsys.readouterr().err, str(baseline), entry["id"], "tolerance.atol", repr(value))
+    one_line_error(capsys.readouterr().err, str(baseline), entry["id"], "tolerance.atol", repr(value))
 
 
 @pytest.mark.parametrize("value", ["0.95", -1, 1.5, math.nan, [0.9]], ids=repr)
@@ -74,7 +66,7 @@ def test_a_bad_stability_is_an_input_error(tmp_path: Path, capsys, value):
     entry["stability"] = value
     baseline = _write(tmp_path / "b" / "results.json", base)
     assert main(["gate", str(FIXED), "--baseline", str(baseline)]) == 2
-    _one_line_error(capsys.readouterr().err, entry["id"], "stability", repr(value))
+    one_line_error(capsys.readouterr().err, entry["id"], "stability", repr(value))
 
 
 def test_valid_tolerances_still_gate(tmp_path: Path, capsys):
@@ -164,7 +156,7 @@ def test_results_of_another_schema_are_refused(tmp_path: Path, capsys, schema, c
         "regen": ["gate", str(bad), "--baseline", str(baseline), "--regen"],
     }[command]
     assert main(argv) == 2
-    _one_line_error(capsys.readouterr().err, str(bad), "'schema'", repr(schema))
+    one_line_error(capsys.readouterr().err, str(bad), "'schema'", repr(schema))
     assert baseline.read_bytes() == before and not (tmp_path / "out").exists()
 
 
@@ -173,7 +165,7 @@ def test_a_baseline_of_another_schema_is_refused(tmp_path: Path, capsys):
     data["schema"] = 99
     baseline = _write(tmp_path / "b" / "results.json", data)
     assert main(["gate", str(FIXED), "--baseline", str(baseline)]) == 2
-    _one_line_error(capsys.readouterr().err, str(baseline), "'schema'", "99")
+    one_line_error(capsys.readouterr().err, str(baseline), "'schema'", "99")
 
 
 # ------------------------------------------------------------------------ item 12: CLI values, environment variables
@@ -206,5 +198,5 @@ def test_bad_environment_values_are_a_one_line_error_before_any_work(
     monkeypatch.setenv(var, value)
     monkeypatch.setenv("GEOMCLAIMS_SCHEDULER", "tcp://127.0.0.1:1")
     assert main(["run", "--device", "cpu", "--executor", "serial"]) == 2
-    _one_line_error(capsys.readouterr().err, var, repr(value))
+    one_line_error(capsys.readouterr().err, var, repr(value))
     assert not (project / "reports" / "ci" / "latest" / "results.json").exists()

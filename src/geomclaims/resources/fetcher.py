@@ -48,6 +48,7 @@ from typing import Any, BinaryIO
 from geomclaims.paths import resources_dir
 from geomclaims.resources import archive
 from geomclaims.resources.sources import CORPORA, LM_CORPORA, MODELS, Output, Package, Source
+from geomclaims.store import pid_alive
 
 MANIFEST = ".manifest.json"
 
@@ -359,22 +360,12 @@ def archive_path(pkg: Package) -> Path | None:
     return files[0]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale_downloads() -> list[Path]:
     """Remove ``archives/.tmp-*`` folders left by killed downloads (their process is gone)."""
     removed = []
     for tmp in (resources_dir() / "archives").glob(".tmp-*"):
         m = re.match(r"\.tmp-(?:.*-)?(\d+)-[0-9a-f]+$", tmp.name)
-        if m and _pid_alive(int(m.group(1))) and int(m.group(1)) != os.getpid():
+        if m and pid_alive(int(m.group(1))) and int(m.group(1)) != os.getpid():
             continue
         shutil.rmtree(tmp, ignore_errors=True)
         removed.append(tmp)
