@@ -142,11 +142,15 @@ def _summary_figure(claims: list[dict[str, Any]], fig_dir: Path) -> str | None:
 
 
 def paper_table(entries: list[dict[str, Any]]) -> str:
+    from geomclaims.tallies import has_control
+
     rows = []
     for e in sorted(entries, key=lambda e: natural_key(e["id"])):
         verdict = VERDICT_MARK.get(e["verdict"], e["verdict"])
         if e["verdict"] != e.get("expected_verdict", "replicated"):
             verdict += f" (expected {e['expected_verdict']})"
+        if e["verdict"] == "replicated" and not (len(e.get("controls") or []) > 1 or has_control(e)):
+            verdict += " (no control)"  # met the condition, but nothing that could fail was compared
         own = (e.get("reading") or {}).get("verdict")
         if own and own != e["verdict"]:
             verdict += f" (own control: {own})"
@@ -406,15 +410,6 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
         "straddles the threshold or the null); `not_replicated` = the whole CI violates the condition; `untestable` = "
         "the evidence cannot be produced or a validity precondition is unmet; `not_run` = deferred to another profile."
     )
-    lines += [
-        "",
-        tabulate(
-            claim_rows, headers=["paper", "kind", "claims", *COLUMNS, "mixed", "not_run"], tablefmt="github"
-        ),
-    ]
-    if mixed_lines:
-        lines += ["", *mixed_lines]
-    lines += [
     from geomclaims.tallies import COLUMNS, headline, tally_rows
 
     claim_rows, meas_rows, mixed_lines = tally_rows(claims)
@@ -425,6 +420,15 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
         "= met the condition with no control that could fail; `not_run` is not a verdict and never makes a claim "
         "mixed; extensions and `verified` identities are counted apart from paper claims):"
     )
+    lines += [
+        "",
+        tabulate(
+            claim_rows, headers=["paper", "kind", "claims", *COLUMNS, "mixed", "not_run"], tablefmt="github"
+        ),
+    ]
+    if mixed_lines:
+        lines += ["", *mixed_lines]
+    lines += [
         "",
         "**Independent measurements** (the cases of one measurement read against several controls count once):",
         "",
