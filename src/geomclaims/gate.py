@@ -355,6 +355,11 @@ def regen(
 
         papers = load_all(claims_dir)  # a broken claims file is an error here, not a silently stale baseline
         refresh_case_fields(data, [case for pc in papers.values() for case in pc.cases()])
+        from geomclaims.measurements import rejudge
+
+        # Today's decision rules on the stored samples: a rule or kind change reaches the baseline without
+        # re-running experiments (and a fresh run's verdicts come out identical: decide() is deterministic).
+        rejudge(data)
     baseline.parent.mkdir(parents=True, exist_ok=True)
     write_results(data, baseline)
     if report:
@@ -390,8 +395,3 @@ def _check_regen_input(data: dict[str, Any], baseline: Path) -> None:
             f"refusing to regenerate: {len(errored)} claim case(s) errored ({', '.join(errored)}); a baseline "
             "records judgements, fix the errors and re-run"
         )
-        from geomclaims.measurements import rejudge
-
-        # Today's decision rules on the stored samples: a rule or kind change reaches the baseline without
-        # re-running experiments (and a fresh run's verdicts come out identical: decide() is deterministic).
-        rejudge(data)

@@ -110,13 +110,13 @@ class Session:
         if any(e["id"] == entry["id"] for e in self.entries):
             raise DuplicateCaseError(f"case {entry['id']!r} recorded twice in one session")
         self.entries.append(entry)
-        return entry
-
         # One measurement, one verdict: the case takes the verdict of the strongest control among the cases of
         # its measurement decided so far (recorded or planned), so the pytest item asserts the measurement's verdict.
         from geomclaims.measurements import judge_measurements
 
         judge_measurements([*self.entries, *self.planned.values()], touching=entry["id"])
+        return entry
+
     def record_error(self, case: ClaimCase, exc: BaseException, wall_s: float = 0.0) -> dict[str, Any]:
         """Append an entry with verdict ``error`` for a case whose evaluation raised (the CLI keeps going)."""
         self._check_new(case)
@@ -152,8 +152,6 @@ class Session:
         }
 
 
-def machine_provenance() -> dict[str, Any]:
-    """CPU model, torch's CPU capability and thread counts: numbers can differ across CPUs, so record them."""
 def _judged(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from geomclaims.measurements import judge_measurements
 
@@ -161,6 +159,8 @@ def _judged(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return entries
 
 
+def machine_provenance() -> dict[str, Any]:
+    """CPU model, torch's CPU capability and thread counts: numbers can differ across CPUs, so record them."""
     import os
     import platform
 
@@ -273,15 +273,12 @@ def case_fields(case: ClaimCase, profile: str) -> dict[str, Any]:
         "statement": claim.statement,
         "metric": claim.metric,
         "expect": claim.expect.describe(),
-        "paper_value": claim.paper_value,
-        "expected_verdict": case.expected(profile).value,
-        "expected_reason": claim.expected_reason,
-        "tolerance": dict(claim.tolerance),
-    }
         # The rule's inputs, so a results file can be re-judged from its samples (geomclaims.measurements.rejudge).
         "condition": {
             "op": claim.expect.op,
-            "value": list(claim.expect.value) if isinstance(claim.expect.value, tuple) else claim.expect.value,
+            "value": list(claim.expect.value)
+            if isinstance(claim.expect.value, tuple)
+            else claim.expect.value,
             "rel": claim.expect.rel,
             "abs": claim.expect.abs,
         },
@@ -290,6 +287,11 @@ def case_fields(case: ClaimCase, profile: str) -> dict[str, Any]:
         "null_rule": None
         if claim.null is None
         else {"name": claim.null.name, "rule": claim.null.rule, "q": claim.null.q, "value": claim.null.value},
+        "paper_value": claim.paper_value,
+        "expected_verdict": case.expected(profile).value,
+        "expected_reason": claim.expected_reason,
+        "tolerance": dict(claim.tolerance),
+    }
 
 
 def refresh_case_fields(data: dict[str, Any], cases: list[ClaimCase]) -> int:
