@@ -297,8 +297,12 @@ def test_full_only_models_are_a_budget_deferral_in_ci_and_unknown_models_untesta
     assert per_model and all(
         set(c.params["model"]) == set(SETTINGS["full"]["models"])
         for c in per_model
-        if "pooling" not in c.params  # the padding variant: the three small models (profiles.padding_models)
+        # Sensitivity variants run on the three small models (budget): the padding pool (profiles.padding_models),
+        # the released code's KMeans n_init 1 and the balance-term text recipe (#25).
+        if not ({"pooling", "kmeans_n_init"} & set(c.params)) and "text-balanced" not in c.params["method"]
     )
+    variants = [c for c in per_model if "text-balanced" in c.params["method"] or "kmeans_n_init" in c.params]
+    assert variants and all(set(c.params["model"]) == set(SETTINGS["ci"]["models"]) for c in variants)
 
 
 def test_ldb_runs_use_the_ldb_seeds() -> None:
