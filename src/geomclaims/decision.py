@@ -20,7 +20,9 @@ the paper* when at least ``NULL_SATISFIES_FRACTION`` of its draws meet the paper
 side of v or touches it; a CI straddling v is undecided.
 
 **Verdict order.** (A precondition unmet -> ``untestable`` and a budget deferral -> ``not_run`` are decided by the
-runner before this module is reached.) condition fails -> ``not_replicated``; condition undecided ->
+runner before this module is reached.) condition fails while the null reliably meets it (an alternative that
+does what the claim says when the measurement does not) -> ``trivial``; condition fails -> ``not_replicated``;
+condition undecided ->
 ``inconclusive``; holds and ``kind: verified`` -> ``verified``; holds and no null -> ``replicated``; the null
 satisfies the paper -> ``trivial``; beats the null -> ``replicated``; decisively no better -> ``trivial``; otherwise
 ``inconclusive``.
@@ -309,8 +311,10 @@ def _verdict_codes(
         return codes, holds, fails, None
     n = _null_rows(rule, expect, meas, null, lo, hi)
     codes = np.select(
-        [fails, ~holds, n.satisfies, n.beats, n.decisively_not],
-        [_NOT_REP, _INCONCL, _TRIVIAL, _REP, _TRIVIAL],
+        # A failing measurement whose null meets the condition is trivial, not a plain miss (issue #24 item 6):
+        # the condition does not tell the claim's mechanism from the control, so failing it says nothing either.
+        [fails & n.satisfies, fails, ~holds, n.satisfies, n.beats, n.decisively_not],
+        [_TRIVIAL, _NOT_REP, _INCONCL, _TRIVIAL, _REP, _TRIVIAL],
         default=_INCONCL,
     )
     return codes, holds, fails, n
@@ -523,6 +527,18 @@ def _explain(
     cond = expect.describe()
     if verdict is Verdict.NOT_REPLICATED:
         return f"not replicated: the whole CI violates the paper condition {cond} ({ci})"
+    if (
+        verdict is Verdict.TRIVIAL
+        and nrows is not None
+        and rule is not None
+        and nrows.share is not None
+        and bool(condition_on_ci(expect, np.array(m.ci[:1]), np.array(m.ci[1:]))[1][0])
+    ):
+        return (
+            f"trivial: the whole CI violates {cond} ({ci}), while {float(nrows.share[0]):.0%} of the draws of the "
+            f"null '{rule.name}' meet it ({_null_text(rule, nrows)}): the condition does not separate the claim "
+            "from its control"
+        )
     if nrows is None or rule is None:
         if verdict is Verdict.INCONCLUSIVE:
             return f"inconclusive: the CI straddles the paper condition {cond} ({ci})"

@@ -49,7 +49,9 @@ def test_truth_table(measured, null, threshold, op, rule, q):
     null_meets = np.mean([expect.holds(float(x)) for x in null_arr]) >= 0.9
     assert d.null_satisfies_paper == null_meets
     wrong_side = lo > d.null.median if rule == "below_quantile" else hi < d.null.median
-    if fails:
+    if fails and null_meets:
+        assert d.verdict is Verdict.TRIVIAL
+    elif fails:
         assert d.verdict is Verdict.NOT_REPLICATED
     elif not holds:
         assert d.verdict is Verdict.INCONCLUSIVE
@@ -62,6 +64,22 @@ def test_truth_table(measured, null, threshold, op, rule, q):
     else:
         assert d.verdict is Verdict.INCONCLUSIVE
     assert 0.0 <= d.stability <= 1.0
+
+
+def test_failing_measurement_whose_null_meets_the_condition_is_trivial():
+    """Issue #24 item 6 (P7-fadd): trained models miss the condition while shuffled labels meet it -> trivial.
+
+    The same measurement against a null that also misses stays not_replicated, so the rule reads the null.
+    """
+    expect = Expect(op=">", value=0.5)
+    measured = [0.36, 0.37, 0.38, 0.39, 0.40]
+    rule = NullSpec(name="shuffled", rule="above_quantile", q=0.95)
+    aligned_null = np.linspace(0.62, 0.80, 40)
+    d = decide(measured, expect, aligned_null, rule)
+    assert d.verdict is Verdict.TRIVIAL
+    assert "violates" in d.explanation and "meet it" in d.explanation
+    missing_null = np.linspace(0.0, 0.3, 40)
+    assert decide(measured, expect, missing_null, rule).verdict is Verdict.NOT_REPLICATED
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
