@@ -16,7 +16,12 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
   8-seed ensemble on the loaded shared box, ~290 CPU-s). So at 3000 ci steps m <= 2 is learned on every seed, m = 3
   on 7 of 8 (min 0.88) and m = 4 on none reliably (mean 0.71, min 0.47): the all-m claims stay untestable in ci
   with that number. Learning m = 4 on every seed needs more steps (issue 22: constant Adam 1e-3 reached 0.95 at
-  6000 steps on 2 seeds), i.e. roughly twice the ci budget for the matched runs; not measured on 8 seeds yet.
+  6000 steps on 2 seeds), i.e. roughly twice the ci budget for the matched runs. Measured on the 8 seeds at 6000
+  steps (side by side, one thread each, 2026-12-03 session 31; final m = 4 per seed): this cosine schedule
+  .98/1.00/.91/.48/.98/.99/.93/.96 (seed 3 also m = 3 0.88; seed-mean m = 4 0.91; min over seeds at step 6000
+  1.00/1.00/.88/.48), constant Adam 1e-3 .93/.85/.93/.67/.87/.97/.88/.97 (seed-mean 0.88). So 6000 steps learn
+  m = 4 on 7 of 8 seeds (cosine) or 4 of 8 (constant): every seed needs still more steps or a schedule not yet
+  measured; one 8-seed 6000-step ensemble took ~700-750 s on one contended core.
   Issue 22 measured constant Adam 1e-3 on the same task (2 seeds, 6000 steps): m = 1..4 final 1.00 / 1.00 /
   0.98-0.99 / 0.95-0.96, m = 3 above 0.9 from step 3000; the old shared-vocabulary task stayed at 0.30-0.42 /
   0.16-0.18 on m = 3, 4 (flat after step 2000). Named, never substituted; claims about the learned algorithm
