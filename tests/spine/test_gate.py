@@ -110,7 +110,9 @@ def test_regen_rewrites_the_baseline(base: dict, tmp_path: Path, fixture_root: P
     written = json.loads(baseline.read_text())
     assert written["created"] == "2099-01-01T00:00:00Z"  # the run's file became the baseline
     # ... re-judged from its samples: a verdict the decision rule does not give never reaches a baseline
-    assert [(e["id"], e["verdict"]) for e in written["claims"]] == [(e["id"], e["verdict"]) for e in base["claims"]]
+    assert [(e["id"], e["verdict"]) for e in written["claims"]] == [
+        (e["id"], e["verdict"]) for e in base["claims"]
+    ]
     assert (baseline.parent / "REPORT.md").exists()
 
 
