@@ -16,6 +16,9 @@ def fixture_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.syspath_prepend(str(FIXTURE_ROOT))
     monkeypatch.setenv("GEOMCLAIMS_ROOT", str(FIXTURE_ROOT))
     monkeypatch.setenv("GEOMCLAIMS_CACHE", str(tmp_path / "cache"))
+    # CI exports GEOMCLAIMS_RESULTS_CACHE for the whole pytest session; it outranks GEOMCLAIMS_CACHE, so without
+    # this a judged fixture case stored by one test is resumed by the next (whose patched evidence never runs).
+    monkeypatch.setenv("GEOMCLAIMS_RESULTS_CACHE", str(tmp_path / "results"))
     monkeypatch.setitem(registry.STUDY_MODULES, "fixture", "fixture_study")
     monkeypatch.setitem(registry.PAPER_STUDY, "fixture_paper", "fixture")
     sys.modules.pop("fixture_study", None)

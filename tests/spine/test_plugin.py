@@ -34,6 +34,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
     (claims / "fixture.yaml").write_text((FIXTURE_ROOT / "claims" / "fixture.yaml").read_text())
     monkeypatch.setenv("GEOMCLAIMS_ROOT", str(pytester.path))
     monkeypatch.setenv("GEOMCLAIMS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GEOMCLAIMS_RESULTS_CACHE", raising=False)  # CI's session-wide store must not leak in
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_fixture_claims=TEST_MODULE)
     return pytester
