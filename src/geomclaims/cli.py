@@ -1,69 +1,37 @@
-"""Command line: ``geomclaims list | fetch | resources | run | report | gate``.
+"""Command line: ``geomclaims list | fetch | resources | run | reproduce | report | gate``.
 
-geomclaims list [--paper P]                      the claims registry as a table
+geomclaims list [--paper P] [--results FILE] [--verdict V] [--json]
+                                                  the claims registry (or a results file's cases) as a table
 geomclaims fetch [--profile ci] [--list]          prefetch the real models and corpora a profile needs
 geomclaims resources                              every registry source: version, sha256, cached, size
 geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--out DIR] [--no-cache] [--fail-fast]
                [--executor dask|serial] [--workers N] [--threads-per-worker T] [--scheduler ADDR]
-               [--seed-offset K]
+               [--seed-offset K] [--json]
                                                   judge claims and write DIR/results.json + DIR/REPORT.md; a case
                                                   that raises is recorded with verdict "error" (exit 1)
+geomclaims reproduce CASE_ID [--profile ci] [--results FILE] [--json]
+                                                  re-derive one case's verdict (from the experiment store, or
+                                                  from FILE's samples) and show how it was decided
 geomclaims report RESULTS_JSON [--out DIR]        re-render a report from a results file
-geomclaims gate RESULTS_JSON [--baseline PATH] [--regen]
+geomclaims gate RESULTS_JSON [--baseline PATH] [--regen] [--json]
                                                   compare with the committed baseline (exit 1 on a flip/drift)
+
+Paper names and aliases are case-insensitive (S, p, execution, ...). --json prints one JSON document on stdout and
+sends the human text to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import functools
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from geomclaims.claims import PROFILES, ClaimFileError, load_all
-
-
-def _cmd_list(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    from geomclaims.runner import select_cases
-
-    papers = load_all(args.claims_dir)
-    cases = select_cases(papers.values(), paper=args.paper)
-    if args.paper and not cases:
-        print(f"no claims for paper {args.paper!r}; papers: {sorted(papers)}", file=sys.stderr)
-        return 2
-    rows = [
-        [
-            c.case_id,
-            c.claim.paper,
-            c.claim.section,
-            c.claim.experiment,
-            f"{c.claim.metric} {c.claim.expect.describe()}",
-            c.claim.null.name if c.claim.null else "none",
-            c.expected(args.profile).value,
-        ]
-        for c in cases
-    ]
-    print(
-        tabulate(
-            rows,
-            headers=[
-                "case",
-                "paper",
-                "section",
-                "experiment",
-                "condition",
-                "null",
-                f"expected ({args.profile})",
-            ],
-        )
-    )
-    print(f"\n{len(rows)} claim cases in {len(papers)} papers")
-    return 0
+from geomclaims.claims import PROFILES, ClaimFileError
+from geomclaims.cli_common import CliError, Exit, emit_json, exit_code_table, positive_int, say, seed_offset
+from geomclaims.cli_list import add_list_parser
+from geomclaims.cli_reproduce import add_reproduce_parser
+from geomclaims.cli_run import cmd_run
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -102,202 +70,6 @@ def _cmd_resources(args: argparse.Namespace) -> int:
     return 0
 
 
-class CliError(Exception):
-    """A problem with the command line or the environment, reported as one line (exit 2)."""
-
-
-# An OSError with one of these errnos will fail every later case the same way (the disk or the cache is unusable):
-# record it and stop instead of computing for hours and failing to save each result.
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM}
-
-
-def _environment_error(exc: BaseException) -> OSError | None:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in _ENVIRONMENT_ERRNOS:
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _check_environment() -> None:
-    """Environment variables a run reads later, validated before any work (a typo is an error, not a default)."""
-    from geomclaims.executor import SCHEDULER_ENV, connect_timeout
-    from geomclaims.resources.fetcher import offline
-
-    offline()
-    if os.environ.get(SCHEDULER_ENV):
-        connect_timeout()
-
-
-def _check_out_dir(out: Path) -> None:
-    """Fail before any work when ``--out`` cannot take the results (rather than after the run)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise CliError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
-
-
-def _check_experiments(cases: list) -> None:
-    """Every selected case's experiment key has a registered evidence function (checked before running any)."""
-    from geomclaims.registry import get_evidence_fn
-
-    claims_of: dict[str, list[str]] = {}
-    for case in cases:
-        ids = claims_of.setdefault(case.claim.experiment, [])
-        if case.claim.id not in ids:
-            ids.append(case.claim.id)
-    problems = []
-    for key, claim_ids in claims_of.items():
-        try:
-            get_evidence_fn(key)
-        except (KeyError, ImportError) as exc:
-            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            problems.append(f"experiment {key!r} of claim {', '.join(claim_ids)}: {reason}")
-    if problems:
-        raise CliError("; ".join(problems))
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from geomclaims.executor import executor_for, run_cases
-    from geomclaims.report import render_report
-    from geomclaims.runner import (
-        Session,
-        latest_dir,
-        refuse_committed_baseline_dir,
-        resolve_device,
-        select_cases,
-        write_results,
-    )
-    from geomclaims.store import Store, clean_stale_tmp
-
-    _check_environment()
-    papers = load_all(args.claims_dir)
-    cases = select_cases(papers.values(), paper=args.paper, claim_ids=args.claim)
-    if not cases:
-        print("no claim cases selected", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else latest_dir(args.profile)
-    refuse_committed_baseline_dir(out, "--out")
-    _check_out_dir(out)
-    _check_experiments(cases)
-    try:
-        store = Store(enabled=not args.no_cache)
-    except OSError as exc:
-        raise CliError(f"results cache unusable: {exc.strerror or exc}: {exc.filename}") from None
-    device = resolve_device(args.device)
-    session = Session(
-        profile=args.profile,
-        store=store,
-        device=device,
-        threads=args.threads_per_worker,
-        seed_offset=args.seed_offset,
-    )
-
-    def show(entry: dict) -> None:
-        session.record(entry)
-        tqdm.write(
-            f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})",
-            file=sys.stderr,
-        )
-
-    # leftovers of a killed run (kill -9 skips every cleanup): store entries, embeddings, results/report files
-    if store.enabled:
-        clean_stale_tmp(store.root)
-    clean_stale_tmp(out, recursive=False)
-    clean_stale_tmp(out / "figures", recursive=False)
-
-    def write(partial: bool) -> dict:
-        """results.json + REPORT.md of what is judged so far: every judged entry is already in the store, so a
-        fault after this point (or a rerun) loses nothing."""
-        results = session.results()
-        write_results(results, out / "results.json")
-        report = render_report(results, out, args.claims_dir)
-        if not partial:
-            print(f"results: {out / 'results.json'}\nreport:  {report}")
-        return results
-
-    try:
-        with executor_for(
-            args.executor,
-            workers=args.workers,
-            threads_per_worker=args.threads_per_worker,
-            scheduler=args.scheduler,
-            device=device,
-        ) as executor:
-            if executor is not None:
-                session.execution = executor.describe()
-                print(f"[geomclaims] dask: {session.execution}", file=sys.stderr)
-            # Recording an errored case and going on is the default; a full disk or read-only cache stops the
-            # run (every later case would fail the same way), as does --fail-fast.
-            outcome = run_cases(
-                session,
-                cases,
-                executor,
-                keep_going=not args.fail_fast,
-                on_entry=show,
-                stop_on=_environment_error,
-            )
-    except KeyboardInterrupt:
-        if session.entries:
-            write(partial=True)
-        where = f"written to {out / 'results.json'}" if session.entries else "nothing written"
-        print(
-            f"geomclaims: interrupted: {len(session.entries)} judged claim case(s) {where}, "
-            f"{len(cases) - len(session.entries)} not run; the same command resumes from the store",
-            file=sys.stderr,
-        )
-        return 130
-    except BaseException:
-        if session.entries:  # a crash outside any one case: keep the judgements, then report the crash
-            write(partial=True)
-        raise
-    if outcome.stopped:
-        judged = len(session.entries)
-        why = "the first error (--fail-fast)" if args.fail_fast else "an environment error"
-        print(
-            f"geomclaims: stopped after {why} ({outcome.stopped}); {len(cases) - judged} claim case(s) not run",
-            file=sys.stderr,
-        )
-    skipped = [case_id for case_id, _ in outcome.skipped]
-    errored = [case_id for case_id, _ in outcome.errors]
-    fetch_hint = f"fetch them with `geomclaims fetch --profile {args.profile}`"
-    if skipped:
-        print(
-            f"geomclaims: {len(skipped)} claim case(s) skipped because resources are unavailable "
-            f"({', '.join(skipped)}); {fetch_hint}",
-            file=sys.stderr,
-        )
-    if not session.entries:
-        print("geomclaims: error: the run judged nothing; no results written", file=sys.stderr)
-        return 1
-    if outcome.reused:
-        print(
-            f"[geomclaims] {outcome.reused} claim case(s) taken from the store (judged by an earlier run of the "
-            "same claims, code and settings)",
-            file=sys.stderr,
-        )
-    results = write(partial=False)
-    if errored:
-        print(
-            f"geomclaims: {len(errored)} claim case(s) errored (recorded with verdict 'error'): "
-            f"{', '.join(errored)}",
-            file=sys.stderr,
-        )
-    unexpected = [
-        e["id"]
-        for e in results["claims"]
-        if e["verdict"] != e["expected_verdict"] and e["id"] not in errored and args.profile != "smoke"
-    ]
-    if unexpected:
-        print(f"verdicts differing from the expected ones: {', '.join(unexpected)}", file=sys.stderr)
-    return 1 if (errored or skipped or unexpected) else 0
-
-
 def _cmd_report(args: argparse.Namespace) -> int:
     from geomclaims.report import render_report
     from geomclaims.runner import refuse_committed_baseline_dir
@@ -308,23 +80,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
         out, "--out" if args.out else "the report directory (default: next to RESULTS)"
     )
     print(render_report(args.results, out, args.claims_dir))
-    return 0
+    return Exit.OK
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from geomclaims.gate import baseline_for, compare, format_gate, regen
 
     if args.baseline is None:
         args.baseline = str(baseline_for(list(args.results)))
     if args.regen:
         path = regen(list(args.results), args.baseline)
-        print(
-            f"baseline rewritten: {path} (and its REPORT.md); commit it with a note on why the numbers moved"
+        say(
+            f"baseline rewritten: {path} (and its REPORT.md); commit it with a note on why the numbers moved",
+            args.json,
         )
-        return 0
+        if args.json:
+            emit_json({"ok": True, "regenerated": str(path), "results": list(args.results)})
+        return Exit.OK
     if not Path(args.baseline).exists():
         print(f"baseline not found: {args.baseline} (create it with --regen)", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     from geomclaims.gate import working_code_versions
     from geomclaims.runner import merge_results, read_results
 
@@ -332,8 +109,11 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     base = read_results(args.baseline)
     studies = {*(current.get("code_versions") or {}), *(base.get("code_versions") or {})}
     outcome = compare(current, args.baseline, working_versions=working_code_versions(studies))
-    print(format_gate(outcome))
-    return 0 if outcome.ok else 1
+    say(format_gate(outcome, list(args.results)), args.json)
+    if args.json:
+        emit_json({"ok": outcome.ok, **asdict(outcome), "results": list(args.results)})
+    # A regression is exit 1 (Exit.ERROR); the table in README / --help says so.
+    return Exit.OK if outcome.ok else Exit.ERROR
 
 
 def add_execution_options(p: argparse.ArgumentParser) -> None:
@@ -348,13 +128,13 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"local worker processes (default: one per core, here {default_workers()}; 1 = serial)",
     )
     g.add_argument(
         "--threads-per-worker",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="torch/BLAS threads per job, serial or parallel (part of the result key; default 1)",
     )
@@ -365,35 +145,10 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--seed-offset",
-        type=_seed_offset,
+        type=seed_offset,
         default=0,
         help="shift every seed of the profile by K (robustness run: do verdicts hinge on the seed list?)",
     )
-
-
-# Seeds are shifted by K and fed to numpy/torch generators (which take 0 <= seed < 2**63); seeds of the profiles
-# are small, so any K up to a million keeps every shifted seed far inside that range.
-MAX_SEED_OFFSET = 1_000_000
-
-
-def _seed_offset(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value <= MAX_SEED_OFFSET:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..{MAX_SEED_OFFSET}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -401,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geomclaims",
         description=__doc__,
+        epilog=exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
@@ -410,12 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # type: ignore[method-assign]
 
-    p = sub.add_parser("list", help="list claims")
-    p.add_argument("--paper", help="paper id or alias (S, P, E)")
-    p.add_argument(
-        "--profile", choices=PROFILES, default="ci", help="profile whose expected verdicts to show"
-    )
-    p.set_defaults(func=_cmd_list)
+    add_list_parser(sub, PROFILES)
 
     p = sub.add_parser("fetch", help="prefetch real models and corpora")
     p.add_argument("--profile", choices=PROFILES, default="ci")
@@ -427,9 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resources", help="table of every registry source")
     p.set_defaults(func=_cmd_resources)
 
-    p = sub.add_parser("run", help="judge claims and write results + report")
+    p = sub.add_parser(
+        "run",
+        help="judge claims and write results + report",
+        epilog=exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--profile", choices=PROFILES, default="ci")
-    p.add_argument("--paper", help="paper id or alias (S, P, E)")
+    p.add_argument("--paper", help="paper id or alias, any case (S, P, E, execution, ...)")
     p.add_argument(
         "--claim",
         nargs="+",
@@ -446,8 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Recording errors and going on is the default now; the flag is accepted so older scripts keep working.
     p.add_argument("--keep-going", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout (exit code included)")
     add_execution_options(p)
-    p.set_defaults(func=_cmd_run)
+    p.set_defaults(func=cmd_run)
+
+    add_reproduce_parser(sub, PROFILES)
 
     p = sub.add_parser("report", help="render REPORT.md from a results.json")
     p.add_argument("results")
@@ -463,26 +222,28 @@ def build_parser() -> argparse.ArgumentParser:
         "full run)",
     )
     p.add_argument("--regen", action="store_true", help="rewrite the baseline from RESULTS")
+    p.add_argument("--json", action="store_true", help="print the gate's outcome as JSON on stdout")
     p.set_defaults(func=_cmd_gate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns an exit code of :class:`geomclaims.cli_common.Exit` (argparse's usage errors exit 2)."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (CliError, ClaimFileError, FileNotFoundError, ValueError) as exc:
         print(f"geomclaims: error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except KeyError as exc:  # str(KeyError) adds quotes around the message
         print(f"geomclaims: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except OSError as exc:  # disk full, read-only or unwritable paths: one line, no traceback
         print(f"geomclaims: error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except KeyboardInterrupt:  # outside a run's loop (loading, rendering): nothing judged is at stake
         print("geomclaims: interrupted", file=sys.stderr)
-        return 130
+        return Exit.INTERRUPTED
 
 
 if __name__ == "__main__":

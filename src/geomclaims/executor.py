@@ -518,35 +518,19 @@ def run_cases(
     same claim, code and settings is taken from it instead of re-evaluated: a run that was interrupted, killed or
     lost its cluster resumes where it stopped. Errored cases are never stored (a rerun tries them again).
     """
-    from tqdm import tqdm
-
+    from geomclaims.progress import Progress, case_line
     from geomclaims.registry import study_of
     from geomclaims.runner import case_key, error_entry, evaluate_case
 
     out = RunOutcome()
-    bars = progress and sys.stderr is not None
-    case_bar = tqdm(
-        total=len(cases),
-        desc=f"cases ({session.profile})",
-        unit="case",
-        disable=not bars,
-        position=1 if executor else 0,
-        file=sys.stderr,
-        leave=True,
-    )
-    job_bar = tqdm(
-        total=0, desc="jobs", unit="job", disable=not (bars and executor), position=0, file=sys.stderr
-    )
+    # Bars on a terminal only; in a log one plain line per finished job and per judged case (geomclaims.progress).
+    shown = Progress(len(cases), session.profile, jobs=executor is not None, enabled=progress)
     waiting: dict[str, list[ClaimCase]] = defaultdict(list)
 
-    def bump_total() -> None:
-        job_bar.total += 1
-        job_bar.refresh()
-
-    planner = Planner(executor, speculate=speculate, on_submit=bump_total) if executor else None
+    planner = Planner(executor, speculate=speculate, on_submit=shown.job_submitted) if executor else None
 
     def deliver(entry: dict[str, Any]) -> None:
-        case_bar.update()
+        shown.case_finished(case_line(entry))
         out.entries.append(entry)
         if on_entry:
             on_entry(entry)
@@ -565,14 +549,13 @@ def run_cases(
             waiting[pending.job.key].append(case)
             return
         except Exception as exc:
-            case_bar.update()
             if type(exc).__name__ == "ResourceUnavailable":
                 out.skipped.append((case.case_id, str(exc)))
-                tqdm.write(f"SKIP {case.case_id}: {exc}", file=sys.stderr)
+                shown.case_finished(f"SKIP {case.case_id}: {exc}")
                 return
             message = f"{type(exc).__name__}: {exc}"
             out.errors.append((case.case_id, message))
-            tqdm.write(f"ERROR {case.case_id}: {message}", file=sys.stderr)
+            shown.case_finished(f"ERROR {case.case_id}: {message}")
             if error_entries:
                 session.record(error_entry(case, ctx.profile, exc))
             if not keep_going or (stop_on is not None and stop_on(exc)):
@@ -584,7 +567,7 @@ def run_cases(
             try:
                 ctx.store.save_case(key, entry)
             except OSError as exc:  # the entry is still in this run's results; only a resume would miss it
-                tqdm.write(f"WARNING {case.case_id}: judged case not stored ({exc})", file=sys.stderr)
+                shown.write(f"WARNING {case.case_id}: judged case not stored ({exc})")
         deliver(entry)
 
     try:
@@ -596,33 +579,39 @@ def run_cases(
                 stuck = sorted(c.case_id for cs in waiting.values() for c in cs)
                 raise RuntimeError(f"cases wait for jobs that were never submitted: {stuck}")
             finished = executor.wait_some(timeout=1.0)
+            running = executor.running() if finished else 0  # a scheduler query: once per batch
             for job, payload, exc in finished:
                 ctx = session.context(job.study)
+                reason = None
                 if exc is not None:
                     ctx._failed[job.key] = failure(job.label, exc)
                     # A speculative job no case asked for yet fails silently: if a case asks, it fails there.
                     if job.key not in planner.speculative:  # type: ignore[union-attr]
                         out.jobs_failed.append(job.label)
                         if isinstance(ctx._failed[job.key], JobFailed):  # skips/untestables: the case says
-                            tqdm.write(f"FAILED {ctx._failed[job.key]}", file=sys.stderr)
+                            reason = str(ctx._failed[job.key])
                 else:
                     result, prov = payload
                     try:
                         ctx._memo[job.key] = store_result(ctx.store, job.key, result, prov)
                     except OSError as write_error:  # full disk, read-only cache: the cases needing it say so
                         ctx._failed[job.key] = write_error
-                job_bar.update()
+                shown.job_finished(
+                    job.label,
+                    failed=exc is not None,
+                    running=running,
+                    failures=len(out.jobs_failed),
+                    reason=reason,
+                )
                 for case in waiting.pop(job.key, []):
                     attempt(case)
-            job_bar.set_postfix(running=executor.running(), failed=len(out.jobs_failed), refresh=True)
     except _Stop as stop:
         out.stopped = str(stop)
     finally:
         if executor is not None:
             executor.cancel_all()  # speculative jobs no case needed, or everything after a stop
         out.jobs_submitted = len(planner.submitted) if planner else 0
-        job_bar.close()
-        case_bar.close()
+        shown.close()
     return out
 
 

@@ -30,7 +30,8 @@ writes it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,8 @@ from geomclaims.decision import STABLE
 from geomclaims.runner import read_results, write_results
 
 DEFAULT_BASELINE = Path("reports/ci/results.json")
+# Where a row's fix names the command; format_gate puts the real results and baseline paths in its place.
+REGEN_PLACEHOLDER = "geomclaims gate RESULTS --regen"
 # Drift beyond this many pooled bootstrap standard errors (over seeds) fails, whatever the fixed tolerance.
 DRIFT_K = 3.0
 _UNDECIDED = frozenset({"inconclusive"})
@@ -152,7 +155,7 @@ def _stale_rows(
                 "no code_versions",
                 ", ".join(f"{k} {v}" for k, v in sorted(cur_versions.items())) or "-",
                 "baseline predates code versions; regenerate: "
-                f"geomclaims run --profile {profile} --no-cache && geomclaims gate RESULTS --regen",
+                f"geomclaims run --profile {profile} --no-cache && {REGEN_PLACEHOLDER}",
             )
         ]
     rows = []
@@ -187,7 +190,7 @@ def _stale_rows(
                     str(base_versions[study]),
                     str(cur_versions[study]),
                     f"study {study}'s code changed since the baseline; regenerate: geomclaims run --profile "
-                    f"{profile} --paper {study} --no-cache && geomclaims gate RESULTS --regen",
+                    f"{profile} --paper {study} --no-cache && {REGEN_PLACEHOLDER}",
                 )
             )
     return rows
@@ -264,12 +267,28 @@ def _verdict_text(entry: dict[str, Any]) -> str:
     return entry["verdict"] if s is None else f"{entry['verdict']} (stability {s:.2f})"
 
 
-def format_gate(outcome: GateOutcome) -> str:
+def regen_command(results: Sequence[str | Path], baseline: str | Path | None) -> str:
+    """The exact command that makes ``results`` the baseline (the placeholder when the paths are unknown)."""
+    if not results:
+        return REGEN_PLACEHOLDER
+    argv = ["geomclaims", "gate", *map(str, results)]
+    if baseline:
+        argv += ["--baseline", str(baseline)]
+    return shlex.join([*argv, "--regen"])
+
+
+def format_gate(outcome: GateOutcome, results: Sequence[str | Path] = ()) -> str:
+    """The gate's verdict as text; with the ``results`` files compared, the regeneration hint names them."""
     from tabulate import tabulate
+
+    regen_cmd = regen_command(results, outcome.baseline_path or None)
 
     def table(rows: list[GateRow]) -> str:
         return tabulate(
-            [[r.case_id, r.problem, r.baseline, r.current, r.allowed] for r in rows],
+            [
+                [r.case_id, r.problem, r.baseline, r.current, r.allowed.replace(REGEN_PLACEHOLDER, regen_cmd)]
+                for r in rows
+            ],
             headers=["claim case", "problem", "baseline", "current", "allowed / why"],
             tablefmt="simple",
         )
@@ -290,7 +309,7 @@ def format_gate(outcome: GateOutcome) -> str:
         )
     return (
         f"[geomclaims] gate FAILED{where}: {len(outcome.rows)} problem(s)\n{table(outcome.rows)}\n"
-        f"(regenerate deliberately with `geomclaims gate RESULTS --regen`){warn}"
+        f"(regenerate deliberately with `{regen_cmd}`){warn}"
     )
 
 

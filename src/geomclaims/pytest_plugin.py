@@ -12,6 +12,13 @@ Options:
   --claims-threads-per-worker T      torch/BLAS threads per job (default 1; part of the result key)
   --claims-scheduler ADDR            an existing Dask scheduler (default: $GEOMCLAIMS_SCHEDULER)
   --claims-seed-offset K             shift every seed of the profile by K (robustness run)
+  --claims-force-regen               rewrite --claims-baseline from this run's results (``geomclaims gate --regen``'s
+                                     code path), then fail the session, so a regenerated baseline is never silent
+
+Each claim case is one item whose name is the case id (``tests/claims/test_execution_manifolds.py::E2-...[W_K]``),
+so ``-r`` summaries, JUnit XML and ``-k`` read case ids; ``path::test_claim[<case id>]`` still selects an item. Every
+item is marked with its paper's study (``registry.PAPER_STUDY``: ``-m execution``) and its kind
+(``claims.KINDS``: ``-m kind_extension``, ``-m "not kind_verified"``).
 
 Before the first test runs, every collected claim case is planned at once (``geomclaims.executor.run_cases``): all
 experiment jobs the selected cases need are computed on the Dask workers, and each test then judges its case from
@@ -33,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from geomclaims.claims import PROFILES, ClaimCase, Verdict, load_all
+from geomclaims.claims import KINDS, PROFILES, ClaimCase, Verdict, load_all
 from geomclaims.gate import tolerated_change
 from geomclaims.markers import CLAIM_MARKERS
 from geomclaims.runner import (
@@ -75,13 +82,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--claims-threads-per-worker", type=int, default=1, help="torch/BLAS threads per job")
     group.addoption("--claims-scheduler", default=None, help="existing Dask scheduler address")
     group.addoption("--claims-seed-offset", type=int, default=0, help="shift every seed of the profile by K")
+    group.addoption(
+        "--claims-force-regen",
+        action="store_true",
+        help="rewrite --claims-baseline from this run's results, then fail the session (a regen is never silent)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claims(paper_id): parametrize claim_case over the claims of a paper")
     for name, doc in CLAIM_MARKERS.items():  # the same list claims files are checked against
         config.addinivalue_line("markers", f"{name}: {doc}")
+    for name, doc in _derived_markers().items():
+        _register_marker(config, name, doc)
     _check_output_paths(config)
+
+
+def _derived_markers(paper_ids: tuple[str, ...] = ()) -> dict[str, str]:
+    """Markers every claim item gets: its paper's study (from the registry) and its kind (from the claims schema)."""
+    from geomclaims.registry import PAPER_STUDY
+
+    out = {f"kind_{kind}": f"claims of kind {kind!r}" for kind in KINDS}
+    for pid, study in PAPER_STUDY.items():
+        if not paper_ids or pid in paper_ids:
+            out[study] = f"claims of paper {pid}"
+    return out
+
+
+def _register_marker(config: pytest.Config, name: str, doc: str) -> None:
+    """Register a marker once (a study registered after pytest_configure, e.g. by a conftest, still gets one)."""
+    if not any(line.split(":", 1)[0].strip() == name for line in config.getini("markers")):
+        config.addinivalue_line("markers", f"{name}: {doc}")
 
 
 def _results_path(config: pytest.Config) -> Path:
@@ -97,6 +128,8 @@ def _check_output_paths(config: pytest.Config) -> None:
     results = _results_path(config)
     baseline = config.getoption("--claims-baseline")
     report = config.getoption("--claims-report")
+    if config.getoption("--claims-force-regen") and not baseline:
+        raise pytest.UsageError("--claims-force-regen needs --claims-baseline (the baseline file to rewrite)")
     if baseline and results.resolve() == Path(baseline).resolve():
         raise pytest.UsageError(
             f"--claims-results {results} is the baseline {baseline}: the run would overwrite the baseline and "
@@ -181,9 +214,13 @@ def claim_params(paper_id: str, profile: str) -> list[Any]:
     papers = load_all()
     if paper_id not in papers:
         raise pytest.UsageError(f"no claims file declares paper id {paper_id!r}; known: {sorted(papers)}")
+    from geomclaims.registry import PAPER_STUDY
+
     params = []
     for case in papers[paper_id].cases():
-        marks: list[Any] = [getattr(pytest.mark, m) for m in case.claim.markers]
+        derived = [PAPER_STUDY[paper_id]] if paper_id in PAPER_STUDY else []
+        names = dict.fromkeys([*case.claim.markers, *derived, f"kind_{case.claim.kind}"])
+        marks: list[Any] = [getattr(pytest.mark, m) for m in names]
         expected = case.expected(profile)
         if profile != "smoke" and expected != case.claim.success:
             marks.append(
@@ -206,7 +243,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{metafunc.definition.nodeid}: uses claim_case without @pytest.mark.claims('<paper>')"
         )
     profile = metafunc.config.getoption("--claims-profile")
+    for name, doc in _derived_markers((marker.args[0],)).items():
+        _register_marker(metafunc.config, name, doc)
     metafunc.parametrize("claim_case", claim_params(marker.args[0], profile))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Name each claim item by its case id: ``-r`` summaries and JUnit XML (which take the name from the node id)
+    then read ``<module>::<case id>`` instead of ``<module>::test_claim[<case id>]``. Runs before ``-k``/``-m``
+    deselection, so ``-k`` matches case ids; a name two items would share is left as it was."""
+    renamed: dict[pytest.Item, str] = {}
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("claim_case")
+        if isinstance(case, ClaimCase) and item.parent is not None:
+            renamed[item] = f"{item.parent.nodeid}::{case.case_id}"
+    taken = [nodeid for nodeid in renamed.values()]
+    for item, nodeid in renamed.items():
+        if taken.count(nodeid) == 1:
+            item.name = nodeid.rsplit("::", 1)[1]
+            item._nodeid = nodeid
 
 
 @pytest.fixture
@@ -264,8 +320,9 @@ def _incomplete_gate_lines(config: pytest.Config, judged: int) -> list[str]:
     return lines
 
 
-def _fail_session(session: pytest.Session) -> None:
-    session.config.stash[_FAILED_GATE] = True
+def _fail_session(session: pytest.Session, gate: bool = True) -> None:
+    if gate:  # the summary then says the regression gate failed
+        session.config.stash[_FAILED_GATE] = True
     if session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -292,7 +349,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         report_path = render_report(results, Path(report_dir))
         lines.append(f"[geomclaims] report: {report_path}")
     baseline = config.getoption("--claims-baseline")
-    if baseline:
+    if baseline and config.getoption("--claims-force-regen"):
+        lines.append(_force_regen(results, results_path, Path(baseline)))
+        _fail_session(session, gate=False)  # as pytest-regressions' --force-regen: a regen is never a pass
+    elif baseline:
         from geomclaims.gate import compare, format_gate
 
         # pytest may run a subset (-k, one module): gate only the cases that ran, but a new case must be baselined,
@@ -300,9 +360,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         outcome = compare(
             results, baseline, only_current=True, complete_papers=_complete_papers(session, run.profile)
         )
-        lines.append(format_gate(outcome))
+        lines.append(format_gate(outcome, [results_path]))
         if not outcome.ok:
+            lines.append(
+                f"[geomclaims] or re-run with --claims-force-regen to rewrite {baseline} from this run"
+            )
             _fail_session(session)
+
+
+def _force_regen(results: dict[str, Any], results_path: Path, baseline: Path) -> str:
+    """``--claims-force-regen``: make this run's results the baseline through ``geomclaims.gate.regen`` (the code
+    path of ``geomclaims gate --regen``); a run that lacks some of the baseline's cases (-k, one module) would
+    drop them, so it is refused. Returns the summary line; the session fails either way."""
+    from geomclaims.gate import regen
+    from geomclaims.runner import read_results
+
+    if baseline.exists():
+        ran = {e["id"] for e in results["claims"]}
+        lacking = sorted(e["id"] for e in read_results(baseline)["claims"] if e["id"] not in ran)
+        if lacking:
+            return (
+                f"[geomclaims] --claims-force-regen refused: this run lacks {len(lacking)} case(s) of {baseline} "
+                f"({', '.join(lacking[:5])}{', ...' if len(lacking) > 5 else ''}); run all of them, or merge runs "
+                "with `geomclaims gate RESULTS... --regen`"
+            )
+    try:
+        path = regen(results_path, baseline)
+    except ValueError as exc:  # errored cases, another profile's baseline: the gate's own refusals
+        return f"[geomclaims] --claims-force-regen refused: {exc}"
+    return (
+        f"[geomclaims] baseline regenerated from {results_path}: {path} and its REPORT.md (--claims-force-regen); "
+        "the session fails so a regen is never silent: review the diff, commit it, re-run without the option"
+    )
 
 
 def _complete_papers(session: pytest.Session, profile: str) -> set[str]:
