@@ -4,8 +4,9 @@ Two sources. By default the case is judged again from the experiment store (``ev
 read from the store, or computed when missing), with the cases that read the same measurement against other controls
 (``same_measurement_as``), so the measurement's verdict is the one a run gives; the run's judged entry in the store,
 when there is one, is the recorded verdict it is compared with. With ``--results FILE`` nothing is run: the case and
-its siblings are re-judged from the samples FILE records (``measurements.rejudge_entry``), and FILE's verdict is the
-recorded one. Either way the verdict comes from ``decision.decide`` and ``measurements.judge_measurements``; this
+its siblings are re-judged from the samples FILE records with the rule inputs of today's claims files
+(``runner.refresh_case_fields`` + ``measurements.rejudge_entry``, as ``gate --regen`` does), and FILE's verdict is
+the recorded one. Either way the verdict comes from ``decision.decide`` and ``measurements.judge_measurements``; this
 module only prints the fields they fill in.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 from typing import Any
 
 from geomclaims.claims import ClaimCase, load_all
@@ -55,19 +55,21 @@ def _find_case(case_id: str, papers: Any) -> ClaimCase:
 
 def _from_results(case: ClaimCase, group: list[ClaimCase], path: str) -> tuple[dict, dict | None, dict]:
     from geomclaims.measurements import judge_measurements, rejudge_entry
-    from geomclaims.runner import read_results
+    from geomclaims.runner import read_results, refresh_case_fields
 
     data = read_results(path)
     by_id = {e["id"]: e for e in data["claims"]}
     if case.case_id not in by_id:
         raise CliError(f"case {case.case_id!r} is not in {path}; `geomclaims list --results {path}` lists it")
     entries = [copy.deepcopy(by_id[c.case_id]) for c in group if c.case_id in by_id]
+    # The rule inputs (condition, null rule, kind) as today's claims files state them, as `gate --regen` does
+    refresh_case_fields({"profile": data["profile"], "claims": entries}, group)
     for e in entries:
         rejudge_entry(e, str(data["profile"]))
     judge_measurements(entries)
     entry = next(e for e in entries if e["id"] == case.case_id)
     provenance = {
-        "source": f"re-judged from the samples recorded in {path} (no experiment run)",
+        "source": f"re-judged from the samples recorded in {path} with today's claims files (no experiment run)",
         "profile": data["profile"],
         "git_sha": data.get("git_sha"),
         "created": data.get("created"),
@@ -87,9 +89,19 @@ def _from_store(
     from geomclaims.runner import Session, case_key, evaluate_case, judge_code_version, resolve_device
     from geomclaims.store import META_KEY, Store
 
-    started = time.time()
+    computed: set[str] = set()
+
+    class WatchedStore(Store):
+        """The store, noting the jobs this command had to compute (the others come from earlier runs)."""
+
+        def get_or_compute(self, key: str, *a: Any, **kw: Any) -> dict[str, Any]:
+            if self.enabled and not self.path(key).exists():
+                computed.add(key)
+            return super().get_or_compute(key, *a, **kw)
+
+    store = WatchedStore()
     session = Session(
-        profile=args.profile, store=Store(), device=resolve_device(args.device), seed_offset=args.seed_offset
+        profile=args.profile, store=store, device=resolve_device(args.device), seed_offset=args.seed_offset
     )
     study = study_of(case.claim.experiment)
     ctx = session.context(study)
@@ -98,16 +110,14 @@ def _from_store(
     judge_measurements(entries)
     entry = next(e for e in entries if e["id"] == case.case_id)
     jobs = []
-    for result in ctx._memo.values():
+    for key, result in ctx._memo.items():
         meta = result.get(META_KEY) or {}
-        created = meta.get("created", "")
-        fresh = created >= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
         jobs.append(
             {
                 "experiment": meta.get("experiment"),
                 "seed": meta.get("seed"),
-                "created": created,
-                "computed_now": fresh,
+                "created": meta.get("created"),
+                "computed_now": key in computed or not store.enabled,
                 "wall_s": meta.get("wall_s"),
                 "git_sha": meta.get("git_sha"),
             }

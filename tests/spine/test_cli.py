@@ -13,7 +13,7 @@ def test_list_shows_every_case(fixture_root: Path, capsys):
     out = capsys.readouterr().out
     for case in ("F1[1.0]", "F1[2.0]", "F2[1.0]", "F3[1.0]", "F4"):
         assert case in out
-    assert "8 claim cases in 1 papers" in out
+    assert "8 claim cases in 1 paper\n" in out + "\n"
 
 
 def test_list_unknown_paper_is_an_error(fixture_root: Path, capsys):
