@@ -262,7 +262,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item, nodeid in renamed.items():
         if taken.count(nodeid) == 1:
             item.name = nodeid.rsplit("::", 1)[1]
-            item._nodeid = nodeid
+            _set_nodeid(item, nodeid)
+
+
+def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
+    ident = getattr(item, "_id", None)
+    if ident is not None and hasattr(type(ident), "parse"):
+        item._id = type(ident).parse(nodeid)  # pytest >= 9.2 keeps a structured NodeId
+    else:
+        item._nodeid = nodeid  # earlier pytest keeps the string
 
 
 @pytest.fixture

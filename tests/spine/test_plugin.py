@@ -97,7 +97,7 @@ def test_unexpected_pass_fails_the_run(project: pytest.Pytester):
     yaml_path.write_text(text)
     r = project.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "out/results.json")
     r.assert_outcomes(passed=4, xfailed=3, failed=1)
-    r.stdout.fnmatch_lines(["FAILED*test_claim?F2?1.0??*XPASS?strict?*"])
+    r.stdout.fnmatch_lines(["FAILED test_fixture_claims.py::F2?1.0? *XPASS?strict?*"])
 
 
 def test_a_different_non_replicated_verdict_fails(project: pytest.Pytester):
@@ -179,3 +179,51 @@ def test_gate_fails_on_a_baseline_case_missing_from_a_complete_paper(project: py
     bad.stdout.fnmatch_lines(["*gate FAILED*", "*F1?3.0?*missing-in-run*"])
     subset = project.runpytest_subprocess(*args, "-k", "F2")  # a -k subset: only the cases that ran are gated
     assert subset.ret == 0, subset.stdout.str()
+
+
+SERIAL = ("-p", "no:cacheprovider", "--claims-executor", "serial", "--claims-results", "out/results.json")
+
+
+def test_items_are_named_by_case_id_in_summaries_and_junit(project: pytest.Pytester):
+    """Item names were ``test_claim[F2[1.0]]``; they are the case ids now, in ``-r`` lines and JUnit XML alike."""
+    import xml.etree.ElementTree as ET
+
+    r = project.runpytest_subprocess(*SERIAL, "-rxX", "--junitxml", "out/junit.xml")
+    r.assert_outcomes(passed=4, xfailed=4)
+    r.stdout.fnmatch_lines(["XFAIL test_fixture_claims.py::F2?1.0? - expected not_replicated*"])
+    names = {tc.get("name") for tc in ET.parse(project.path / "out" / "junit.xml").iter("testcase")}
+    assert names == {c["id"] for c in _results(project)["claims"]}
+    old_id = project.runpytest_subprocess(*SERIAL, "test_fixture_claims.py::test_claim[F4]")
+    old_id.assert_outcomes(xfailed=1)  # the parametrized node id still selects an item
+
+
+def test_markers_by_paper_and_kind(project: pytest.Pytester):
+    kinds = project.runpytest_subprocess(*SERIAL, "--strict-markers", "-m", "kind_extension or kind_verified")
+    kinds.assert_outcomes(passed=2, deselected=6)  # F5 (extension) and F6 (verified)
+    paper = project.runpytest_subprocess(*SERIAL, "--strict-markers", "-m", "fixture and not kind_paper")
+    paper.assert_outcomes(passed=2, deselected=6)
+    listed = project.runpytest_subprocess("--markers")
+    listed.stdout.fnmatch_lines(
+        ["*kind_extension: claims of kind 'extension'*", "*fixture: claims of paper fixture_paper*"]
+    )
+
+
+def test_force_regen_rewrites_the_baseline_and_fails_the_session(project: pytest.Pytester):
+    args = (*SERIAL, "--claims-baseline", "baseline.json")
+    regen = project.runpytest_subprocess(*args, "--claims-force-regen")
+    assert regen.ret == pytest.ExitCode.TESTS_FAILED  # never a silent pass
+    regen.stdout.fnmatch_lines(["*baseline regenerated from*baseline.json*--claims-force-regen*"])
+    assert "REGRESSION GATE FAILED" not in regen.stdout.str()
+    baseline = json.loads((project.path / "baseline.json").read_text())
+    assert {c["id"] for c in baseline["claims"]} == {c["id"] for c in _results(project)["claims"]}
+    assert (project.path / "REPORT.md").exists()  # gate --regen's code path: results + report
+    gated = project.runpytest_subprocess(*args)
+    assert gated.ret == 0, gated.stdout.str()
+    gated.stdout.fnmatch_lines(["*gate OK*"])
+    before = (project.path / "baseline.json").read_text()
+    subset = project.runpytest_subprocess(*args, "--claims-force-regen", "-k", "F2")
+    assert subset.ret == pytest.ExitCode.TESTS_FAILED
+    subset.stdout.fnmatch_lines(["*--claims-force-regen refused: this run lacks 7 case(s)*"])
+    assert (project.path / "baseline.json").read_text() == before
+    alone = project.runpytest_subprocess(*SERIAL, "--claims-force-regen")
+    assert alone.ret == pytest.ExitCode.USAGE_ERROR
