@@ -27,7 +27,8 @@ EXIT_MEANINGS: dict[Exit, str] = {
     "a regression against the baseline (gate)",
     Exit.USAGE: "usage or input error: bad option, unknown paper/claim/verdict, invalid claims or results file, "
     "unwritable --out, missing baseline",
-    Exit.UNEXPECTED: "run: every case judged, but some verdicts differ from the expected ones (listed on stderr)",
+    Exit.UNEXPECTED: "run: every case judged, but some verdicts differ from the expected ones (listed on stderr); "
+    "reproduce: the re-derived verdict differs from the recorded one",
     Exit.INTERRUPTED: "interrupted (Ctrl-C); what was judged is written and the same command resumes",
 }
 

@@ -54,7 +54,7 @@ def _find_case(case_id: str, papers: Any) -> ClaimCase:
 
 
 def _from_results(case: ClaimCase, group: list[ClaimCase], path: str) -> tuple[dict, dict | None, dict]:
-    from geomclaims.measurements import judge_measurements, rejudge_entry
+    from geomclaims.measurements import JUDGED, judge_measurements, rejudge_entry
     from geomclaims.runner import read_results, refresh_case_fields
 
     data = read_results(path)
@@ -68,6 +68,11 @@ def _from_results(case: ClaimCase, group: list[ClaimCase], path: str) -> tuple[d
         rejudge_entry(e, str(data["profile"]))
     judge_measurements(entries)
     entry = next(e for e in entries if e["id"] == case.case_id)
+    if entry["verdict"] not in JUDGED:
+        # rejudge_entry decides judged readings only: a recorded untestable / not_run / error is kept as it is
+        entry["explanation"] = (
+            f"kept as recorded (re-judging decides judged readings only): {entry['explanation']}"
+        )
     provenance = {
         "source": f"re-judged from the samples recorded in {path} with today's claims files (no experiment run)",
         "profile": data["profile"],
@@ -261,6 +266,7 @@ def _text(r: dict[str, Any]) -> str:
     lines.append(
         f"verdict: {r['verdict']} (stability {_stab(r['stability'])}); expected {r['expected_verdict']}"
     )
+    lines.append(f"  {r['explanation']}")
     if r["recorded_verdict"] is None:
         lines.append("recorded: none (no judged entry for these settings in the store)")
     else:
