@@ -3,7 +3,7 @@
 Two sources. By default the case is judged again from the experiment store (``evaluate_case``: every job it needs is
 read from the store, or computed when missing), with the cases that read the same measurement against other controls
 (``same_measurement_as``), so the measurement's verdict is the one a run gives; the run's judged entry in the store,
-when there is one, is the recorded verdict it is compared with. With ``--results FILE`` nothing is run: the case and
+when there is one, is the recorded verdict (the store journals a case's own reading, so that is what is compared). With ``--results FILE`` nothing is run: the case and
 its siblings are re-judged from the samples FILE records with the rule inputs of today's claims files
 (``runner.refresh_case_fields`` + ``measurements.rejudge_entry``, as ``gate --regen`` does), and FILE's verdict is
 the recorded one. Either way the verdict comes from ``decision.decide`` and ``measurements.judge_measurements``; this
@@ -53,7 +53,7 @@ def _find_case(case_id: str, papers: Any) -> ClaimCase:
     return found[0]
 
 
-def _from_results(case: ClaimCase, group: list[ClaimCase], path: str) -> tuple[dict, dict | None, dict]:
+def _from_results(case: ClaimCase, group: list[ClaimCase], path: str) -> tuple[dict, str | None, dict]:
     from geomclaims.measurements import JUDGED, judge_measurements, rejudge_entry
     from geomclaims.runner import read_results, refresh_case_fields
 
@@ -83,12 +83,12 @@ def _from_results(case: ClaimCase, group: list[ClaimCase], path: str) -> tuple[d
         "code_version": (data.get("code_versions") or {}).get(entry.get("study")),
         "cpu": (data.get("machine") or {}).get("cpu"),
     }
-    return entry, by_id[case.case_id], provenance
+    return entry, by_id[case.case_id]["verdict"], provenance
 
 
 def _from_store(
     case: ClaimCase, group: list[ClaimCase], args: argparse.Namespace
-) -> tuple[dict, dict | None, dict]:
+) -> tuple[dict, str | None, dict]:
     from geomclaims.measurements import judge_measurements
     from geomclaims.registry import study_code_version, study_of
     from geomclaims.runner import Session, case_key, evaluate_case, judge_code_version, resolve_device
@@ -110,7 +110,10 @@ def _from_store(
     )
     study = study_of(case.claim.experiment)
     ctx = session.context(study)
-    recorded = ctx.store.load_case(case_key(case, ctx)) if ctx.store.enabled else None
+    # The store journals a case's own reading (before the measurement's controls are combined), so that is what
+    # the recorded verdict is compared with on this path.
+    journal = ctx.store.load_case(case_key(case, ctx)) if ctx.store.enabled else None
+    recorded = None if journal is None else (journal.get("reading") or journal)["verdict"]
     entries = [evaluate_case(c, session.context(study_of(c.claim.experiment))) for c in group]
     judge_measurements(entries)
     entry = next(e for e in entries if e["id"] == case.case_id)
@@ -204,8 +207,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         entry, recorded, provenance = _from_results(case, group, args.results)
     else:
         entry, recorded, provenance = _from_store(case, group, args)
-    recorded_verdict = recorded.get("verdict") if recorded else None
-    reproduced = recorded_verdict is None or recorded_verdict == entry["verdict"]
+    # against the results file: the measurement's verdict; against the store's journal: this control's reading
+    derived = entry["verdict"] if args.results else (entry.get("reading") or entry)["verdict"]
+    reproduced = recorded is None or recorded == derived
     report = {
         "case": entry["id"],
         "claim": entry["claim_id"],
@@ -222,7 +226,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         "stability": entry.get("stability"),
         "explanation": entry.get("explanation"),
         "expected_verdict": entry.get("expected_verdict"),
-        "recorded_verdict": recorded_verdict,
+        "recorded_verdict": recorded,
+        "rederived_verdict": derived,
         "reproduced": reproduced,
     }
     say(_text(report), args.json)
@@ -271,7 +276,7 @@ def _text(r: dict[str, Any]) -> str:
         lines.append("recorded: none (no judged entry for these settings in the store)")
     else:
         same = "reproduced" if r["reproduced"] else "NOT reproduced"
-        lines.append(f"recorded: {r['recorded_verdict']} -> {same}")
+        lines.append(f"recorded: {r['recorded_verdict']}, re-derived: {r['rederived_verdict']} -> {same}")
     return "\n".join(lines)
 
 

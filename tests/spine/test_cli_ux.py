@@ -67,6 +67,11 @@ def test_list_results_by_verdict(fixture_root: Path, capsys):
     assert "F3[1.0]" in out and "F1[1.0]" not in out and "1 claim case with verdict trivial" in out
 
 
+def test_list_verdict_without_results_filters_the_expected_verdict(fixture_root: Path, capsys):
+    assert main(["--claims-dir", str(fixture_root / "claims"), "list", "--verdict", "trivial", "--json"]) == 0
+    assert [c["case"] for c in _json(capsys)["cases"]] == ["F3[1.0]"]
+
+
 def test_list_verdict_is_checked_against_the_verdict_enum(fixture_root: Path, capsys):
     with pytest.raises(SystemExit) as info:
         main(
