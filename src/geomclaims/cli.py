@@ -8,7 +8,8 @@ geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--ou
                [--executor dask|serial] [--workers N] [--threads-per-worker T] [--scheduler ADDR]
                [--seed-offset K] [--json]
                                                   judge claims and write DIR/results.json + DIR/REPORT.md; a case
-                                                  that raises is recorded with verdict "error" (exit 1)
+                                                  that raises is recorded with verdict "error" (exit 1); verdicts
+                                                  that differ from the expected ones: exit 3
 geomclaims reproduce CASE_ID [--profile ci] [--results FILE] [--json]
                                                   re-derive one case's verdict (from the experiment store, or
                                                   from FILE's samples) and show how it was decided
