@@ -171,3 +171,21 @@ def test_reproduce_from_a_results_file_flags_a_verdict_it_cannot_reproduce(
 def test_reproduce_needs_one_case(fixture_root: Path, capsys):
     assert _reproduce(fixture_root, "F1", "--results", str(FIXED)) == Exit.USAGE  # F1 has two cases
     assert "F1[1.0], F1[2.0]" in capsys.readouterr().err
+
+
+def test_reproduce_compares_the_store_with_the_cases_own_reading(fixture_root: Path, tmp_path: Path, capsys):
+    """The store journals a case's own reading; the measurement's verdict may be another control's (here F5's, made
+    to fail by a seed-CI bar of 2.0), and that is no failure to reproduce."""
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    text = (fixture_root / "claims" / "fixture.yaml").read_text()
+    (claims / "fixture.yaml").write_text(
+        text.replace("rule: ci_above, value: 0.0", "rule: ci_above, value: 2.0")
+    )
+    _run(claims, tmp_path / "out", "--claim", "F1", "F5")
+    capsys.readouterr()
+    argv = ["--claims-dir", str(claims), "reproduce", "F1[1.0]", "--device", "cpu", "--json"]
+    assert main(argv) == Exit.OK
+    r = _json(capsys)
+    assert r["verdict"] != "replicated" and r["recorded_verdict"] == r["rederived_verdict"] == "replicated"
+    assert r["reproduced"] is True and len(r["controls"]) == 2
