@@ -266,11 +266,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
+    # pytest has no public API to rename an item, so this touches its private node id; a pytest whose internals
+    # differ keeps the default name (test_claim[<case id>]) instead of breaking collection.
     ident = getattr(item, "_id", None)
-    if ident is not None and hasattr(type(ident), "parse"):
-        item._id = type(ident).parse(nodeid)  # pytest >= 9.2 keeps a structured NodeId
-    else:
-        item._nodeid = nodeid  # earlier pytest keeps the string
+    try:
+        if ident is not None and hasattr(type(ident), "parse"):
+            item._id = type(ident).parse(nodeid)  # pytest >= 9.2 keeps a structured NodeId
+        else:
+            item._nodeid = nodeid  # earlier pytest keeps the string
+    except Exception:  # noqa: BLE001 - any internal difference means: keep pytest's own name
+        return
 
 
 @pytest.fixture
