@@ -36,20 +36,22 @@ def measured_cell(entry: dict[str, Any]) -> str:
     return f"{fmt(m['value'])} [{fmt(lo)}, {fmt(hi)}] (n={m['n']})"
 
 
-def case_rows(claims: list[dict[str, Any]]) -> list[list[Any]]:
-    """Cases per paper and verdict (one per parametrization), and how many have their expected verdict."""
-    rows = []
+def case_lines(claims: list[dict[str, Any]]) -> list[str]:
+    """Cases per paper and verdict (one per parametrization), and how many have their expected verdict: one line
+    per paper (a case is not a claim, so these are not tallies)."""
     by_paper: dict[str, list[dict[str, Any]]] = {}
     for e in claims:
         by_paper.setdefault(e["paper"], []).append(e)
+    lines = []
     for paper in sorted(by_paper):
         entries = by_paper[paper]
         counts = Counter(e["verdict"] for e in entries)
         as_expected = sum(e["verdict"] == e.get("expected_verdict", "replicated") for e in entries)
-        rows.append(
-            [paper, *[counts.get(v, 0) for v in VERDICT_ORDER], len(entries), f"{as_expected}/{len(entries)}"]
+        spelled = ", ".join(f"{counts[v]} {v.replace('_', ' ')}" for v in VERDICT_ORDER if counts.get(v))
+        lines.append(
+            f"- `{paper}`: {len(entries)} cases: {spelled}; {as_expected}/{len(entries)} as expected"
         )
-    return rows
+    return lines
 
 
 def counts_lines(claims: list[dict[str, Any]]) -> list[str]:
@@ -66,7 +68,7 @@ def counts_lines(claims: list[dict[str, Any]]) -> list[str]:
         "",
         "**Claim cases** (one per parametrization; a case is not a claim):",
         "",
-        table(case_rows(claims), ["paper", *VERDICT_ORDER, "cases", "as expected"]),
+        *case_lines(claims),
     ]
 
 
@@ -127,18 +129,18 @@ def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> l
             "the workers and results taken from the store are not in it, see the run's wall time): "
             + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_study.items()))
         )
-    if machine:
-        lines.append(
-            "- machine: "
-            + "; ".join(
-                f"{k} `{v}`"
-                for k, v in machine.items()
-                if k in ("cpu", "cpu_count", "torch_cpu_capability", "torch_threads", "blas")
-            )
-        )
     versions = results.get("code_versions") or {}
-    if versions:
-        lines.append("- study code versions: " + ", ".join(f"{k} `{v}`" for k, v in sorted(versions.items())))
+    if machine or versions:
+        shown = [
+            f"{k} `{v}`"
+            for k, v in machine.items()
+            if k in ("cpu", "cpu_count", "torch_cpu_capability", "torch_threads", "blas")
+        ]
+        if versions:
+            shown.append(
+                "study code versions " + ", ".join(f"{k} `{v}`" for k, v in sorted(versions.items()))
+            )
+        lines.append("- machine: " + "; ".join(shown))
     lines.append(
         "- uncertainty: the [95% CI] is a percentile bootstrap of the aggregate over seeds (the samples), not over "
         "items; stability = share of 200 seed/null resamples that reproduce the verdict."
@@ -211,10 +213,19 @@ def profile_comparison(results: dict[str, Any], others: dict[str, Path]) -> list
         r + ["—"] * (width - len(r))
         for _, r in sorted(rows_by_case.items(), key=lambda kv: natural_key(kv[0]))
     ]
-    differ = [r for r in rows if len({r[i] for i in range(1, width, 2)}) > 1]
-    same = [by_id[r[0].strip("`")] for r in rows if r not in differ]
+    # not_run is not a verdict: a case judged in one profile only is named, not counted as a difference.
+    judged = [{r[i] for i in range(1, width, 2)} - {"not_run", "error", "—"} for r in rows]
+    differ = [r for r, vs in zip(rows, judged, strict=True) if len(vs) > 1]
+    one_side = [
+        by_id[r[0].strip("`")] for r, vs in zip(rows, judged, strict=True) if len(vs) <= 1 and "not_run" in r
+    ]
+    same = [
+        by_id[r[0].strip("`")]
+        for r, vs in zip(rows, judged, strict=True)
+        if len(vs) <= 1 and "not_run" not in r
+    ]
     sources = ", ".join(f"`{others[p].parent.name}/{others[p].name}`" for p in other_profiles)
-    # Only the cases whose verdict differs get a row; the agreeing ones are named in one line.
+    # Only the cases whose verdict differs get a row; the others are named in one line each.
     return [
         "",
         "## Verdicts across profiles",
@@ -224,8 +235,37 @@ def profile_comparison(results: dict[str, Any], others: dict[str, Path]) -> list
         "finding about scale or budget, not a regression.",
         *(["", *coverage] if coverage else []),
         *(["", f"Same verdict in every profile ({len(same)} cases): {compact_ids(same)}."] if same else []),
-        *(["", table(differ, headers)] if differ else []),
+        *(
+            [
+                "",
+                f"Judged in one profile only, not run in the other ({len(one_side)} cases): {compact_ids(one_side)}.",
+            ]
+            if one_side
+            else []
+        ),
+        *(["", table(_by_claim_and_verdicts(differ, by_id), headers)] if differ else []),
     ]
+
+
+def _by_claim_and_verdicts(rows: list[list[Any]], by_id: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """Rows of one claim with the same verdicts in every profile merged into one: its cases, and per profile the
+    verdict and the measured values of the cases."""
+    groups: dict[tuple[Any, ...], list[list[Any]]] = {}
+    for r in rows:
+        key = (by_id[r[0].strip("`")]["claim_id"], *r[1::2])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        row: list[Any] = [compact_ids(by_id[m[0].strip("`")] for m in members)]
+        for i in range(1, len(members[0]), 2):
+            # the point value leads each measured cell ("15 [14, 16] (n=8)"); several cases: their values in order
+            values = [str(m[i + 1]).split(" ", 1)[0] for m in members]
+            row += [members[0][i], " / ".join(values)]
+        out.append(row)
+    return out
 
 
 def generated_figures(out_dir: str | Path) -> list[Path]:
@@ -298,10 +338,8 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
     for paper_id in sorted(by_paper):
         entries = sorted(by_paper[paper_id], key=lambda e: natural_key(e["id"]))
         pc = papers.get(paper_id)
-        title = f"{pc.title} (`{paper_id}`)" if pc else f"`{paper_id}`"
+        title = f"{pc.title} (`{paper_id}`; source `{pc.source}`)" if pc else f"`{paper_id}`"
         lines += ["", f"## Details: {title}", ""]
-        if pc:
-            lines += [f"Source: `{pc.source}`", ""]
         study = PAPER_STUDY.get(paper_id)
         section_fn = get_section_fn(study) if study else None
         section = (lambda fn=section_fn, es=entries: fn(es, fig_dir)) if section_fn else None

@@ -154,20 +154,26 @@ def measurement_text(members: list[dict[str, Any]], shared_pre: bool) -> str:
         text += f"{fmt(m['value'])} [{fmt(m['ci'][0])}, {fmt(m['ci'][1])}] (n={m['n']})"
     else:
         text += "no measurement"
+
+    def requires(x: dict[str, Any]) -> str:
+        pre = preconditions_text(x)
+        return f" (requires {pre})" if pre and not shared_pre else ""
+
     if e["verdict"] not in ("not_run", "error") and m:
         if len(members) == 1:
-            text += f"; control {null_reading(e)}" if e.get("null") else f"; {null_reading(e)}"
+            text += (f"; control {null_reading(e)}" if e.get("null") else f"; {null_reading(e)}") + requires(
+                e
+            )
         else:
             strongest = deciding(members)["id"]
             readings = []
             for x in members:
                 own = (x.get("reading") or {}).get("verdict") or x["verdict"]
                 mark = " (strongest)" if x["id"] == strongest else ""
-                readings.append(f"{null_reading(x)}: {own.replace('_', ' ')}{mark}")
+                readings.append(f"{null_reading(x)}{requires(x)}: {own.replace('_', ' ')}{mark}")
             text += "; controls " + "; ".join(readings)
-    pre = preconditions_text(e)
-    if pre and not shared_pre:
-        text += f"; requires {pre}"
+    else:
+        text += requires(e)
     return text + f" → {_verdict_text(e)}"
 
 
@@ -215,7 +221,7 @@ def details_lines(
     )
     pending = [e for e in entries if e["verdict"] not in ("replicated", "verified")]
     out += _notes_block(
-        "Why cases are not replicated (one line per cause; … = the value that differs between cases)",
+        "Causes of the verdicts other than replicated (one line per cause; … = the value that differs between cases)",
         group_notes([(e, _cause(e)) for e in pending], max_varying=None),
     )
     out += _notes_block(

@@ -40,9 +40,10 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 def fold(summary: str, body: Sequence[str]) -> list[str]:
     """A ``<details>`` block (GitHub renders it folded): the blank lines around the body let markdown inside it
     (tables, lists) render."""
-    return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>"]
+    return [f"<details><summary>{summary}</summary>", "", *body, "", "</details>"]
 
 
-def figure(alt: str, link: str) -> list[str]:
-    """An image with its caption as the alt text and as a caption under it (one markdown line)."""
-    return [f"![{alt}]({link})<br>*{alt}*"]
+def figure(alt: str, link: str) -> str:
+    """An image with its caption as the alt text and as a caption under it, on one markdown line that ends in a
+    line break, so consecutive figures form one paragraph (image, caption, image, caption)."""
+    return f"![{alt}]({link})<br>*{alt}*<br>"

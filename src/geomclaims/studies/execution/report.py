@@ -228,14 +228,11 @@ def _tables(entries: list[dict[str, Any]]) -> list[str]:
     e11 = _by_claim(entries, "E11-multiplication")
     if e11 and "majority_baseline" in e11[0]["details"]:
         mb = e11[0]["details"]["majority_baseline"]
+        per_op = "; ".join(f"{op} " + " / ".join(f"{v:.2f}" for v in vals) for op, vals in mb.items())
         out += [
             "",
-            "E11 majority-class accuracy per m (a constant predictor) on the evaluation sets, modulus 7:",
-            "",
-            table(
-                [[op, *(f"{v:.2f}" for v in vals)] for op, vals in mb.items()],
-                ["op", *(f"m={m}" for m in range(1, len(mb["add"]) + 1))],
-            ),
+            f"E11 majority-class accuracy per m = 1..{len(mb['add'])} (a constant predictor) on the evaluation sets, "
+            f"modulus 7: {per_op}.",
         ]
     return out
 
@@ -274,5 +271,5 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
     ):
         link = fn(entries, fig_dir)
         if link:
-            lines += [*figure(title, link), ""]
+            lines.append(figure(title, link))
     return "\n".join(lines)

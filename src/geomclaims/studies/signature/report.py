@@ -431,7 +431,7 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
     ):
         path = fn(e, fig_dir)
         if path:
-            lines += [*figure(caption, path), ""]
+            lines.append(figure(caption, path))
     lines += _cost_lines(e)
     lines += _lm_lines(e)
     lines += _persistence_lines(e)

@@ -252,8 +252,8 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
     t2 = _by_claim(entries, "S4-sparsity-spread-text") + _by_claim(entries, "S4-sparsity-spread-code")
     desc_text = _by_claim(entries, "S10-descriptive-text")
     desc_code = _by_claim(entries, "S10-descriptive-code")
-    out = ["### Stratified manifolds (paper S): tables, controls, figures", "", "Caveats:", ""]
-    out += [f"- {c}" for c in CAVEATS]
+    out = ["### Stratified manifolds (paper S): tables, controls, figures", ""]
+    out.append("**Caveats.** " + " ".join(f"({i}) {c}" for i, c in enumerate(CAVEATS, 1)))
     if t1:
         out += [
             "",
