@@ -43,7 +43,9 @@ def test_report_is_deterministic(fixture_root: Path, tmp_path: Path):
     b = render_report(fixture_root / "results_fixed.json", tmp_path / "b", fixture_root / "claims")
     assert a.read_bytes() == b.read_bytes()
     for fig in ("summary_fixture_paper.png", "generated.txt"):
-        assert (tmp_path / "a" / "figures" / fig).read_bytes() == (tmp_path / "b" / "figures" / fig).read_bytes()
+        assert (tmp_path / "a" / "figures" / fig).read_bytes() == (
+            tmp_path / "b" / "figures" / fig
+        ).read_bytes()
 
 
 def test_report_counts_claims_and_cases_and_shows_stability_kind_preconditions(
@@ -53,7 +55,9 @@ def test_report_counts_claims_and_cases_and_shows_stability_kind_preconditions(
     assert "**Claims**" in text and "**Independent measurements**" in text and "**Claim cases**" in text
     assert "| stability" in text and "| kind" in text
     assert "*Requires:* sample_sd >= 5: 0.965 ✗" in text  # F7's precondition, once for the claim
-    assert "seeds: CI vs 0 (requires sample_sd between [0.8, 1.2]: 0.965 ✓): replicated" in text  # F5's control
+    assert (
+        "seeds: CI vs 0 (requires sample_sd between [0.8, 1.2]: 0.965 ✓): replicated" in text
+    )  # F5's control
     assert "☑️ verified" in text
 
 

