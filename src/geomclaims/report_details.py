@@ -18,9 +18,9 @@ from typing import Any
 from geomclaims.report_md import escape, fmt, fold
 from geomclaims.report_summary import VERDICT_MARK, deciding, null_reading
 
-# A number not inside an identifier (qwen2.5, E1, W_K stay), or a quoted name without spaces ('gemma3-270m';
-# an apostrophe as in "paper's" never opens one).
-_SLOT = re.compile(r"'[^'\s]*'|(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?!\w)")
+# A case id (S3-dim-spread-text[minilm-l6-text]), a quoted name without spaces ('gemma3-270m'; an apostrophe as
+# in "paper's" never opens one), or a number not inside an identifier (qwen2.5, E1, W_K stay).
+_SLOT = re.compile(r"[A-Za-z][\w.-]*\[[^\]\s]*\]|'[^'\s]*'|(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?!\w)")
 _SLOT_MARK = "…"
 MAX_VARYING = 3
 # The runner appends what an untestable case's measurement would have given; the case line shows that reading.

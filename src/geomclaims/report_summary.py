@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from geomclaims.report_md import cap, fmt, table
+from geomclaims.report_md import CELL, cap, fmt, table
 
 VERDICT_MARK = {
     "replicated": "✅ replicated",
@@ -38,6 +38,14 @@ CATEGORY_COLOR = {
     "no_control": "#90caf9",
     "leaning": "#ffe082",
     "mixed": "#8e24aa",
+}
+# Short category names for a mixed claim whose spelled-out breakdown would not fit its cell.
+SHORT = {
+    "replicated": "rep.",
+    "not_replicated": "not rep.",
+    "inconclusive": "inconcl.",
+    "untestable": "untest.",
+    "no_control": "no ctrl",
 }
 _NOT_COUNTED = frozenset({"not_run", "error"})
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
@@ -74,7 +82,10 @@ def verdict_cell(group: dict[str, Any]) -> str:
     text = VERDICT_MARK.get(cat, cat)
     if cat == "mixed":
         parts = sorted(group["categories"].items(), key=lambda kv: (-kv[1], kv[0]))
-        text += ": " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in parts)
+        spelled = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in parts)
+        if len(spelled) > CELL - 12:  # keep every category readable rather than cut the last one
+            spelled = ", ".join(f"{n} {SHORT.get(k, k)}" for k, n in parts)
+        text += ": " + spelled
     elif cat == "leaning":
         v = _counted(group)[0][0]["verdict"]
         text += f" {v.replace('_', ' ')}"
@@ -161,7 +172,12 @@ def condition_cell(group: dict[str, Any]) -> str:
 
 
 def claim_name(group: dict[str, Any]) -> str:
-    return cap(" + ".join(group["ids"]))
+    """The root claim id, and its sibling controls' ids when they fit (else how many there are)."""
+    name = " + ".join(group["ids"])
+    if len(name) > CELL - 2 and len(group["ids"]) > 1:
+        n = len(group["ids"]) - 1
+        name = f"{group['ids'][0]} (+{n} control{'s' if n > 1 else ''})"
+    return cap(name)
 
 
 def claim_table(groups: list[dict[str, Any]]) -> str:
