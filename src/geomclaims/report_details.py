@@ -2,9 +2,9 @@
 and the verdict notes written once per cause with the cases they apply to.
 
 **Grouping notes.** Many cases share a note that differs only in numbers or quoted names (the measured accuracy of
-an untestable case, the model a not-run case needs). A note's *template* replaces every number and every quoted
-name with a slot; cases whose notes share a template are one group, written once with its case count, and the
-slot values that differ between cases are listed compactly next to the cases that have them. A template whose
+an untestable case, the model a not-run case needs). A note's *template* replaces every number, every quoted
+name and every case id with a slot; cases whose notes share a template are one group, written once with its case
+count, and the slot values that differ between cases are listed compactly next to the cases that have them. A template whose
 cases differ in more than :data:`MAX_VARYING` slots is a different text per case in substance, so those cases
 are grouped by their exact text instead.
 """
@@ -72,9 +72,8 @@ def group_notes(items: list[tuple[dict[str, Any], str]], max_varying: int | None
     groups: list[tuple[str, list[tuple[dict[str, Any], tuple[str, ...], str]]]] = []
     for template, members in by_template.items():
         varying = [i for i in range(len(members[0][1])) if len({m[1][i] for m in members}) > 1]
-        if (
-            max_varying is not None and len(varying) > max_varying
-        ):  # different notes in substance: one group per exact text
+        if max_varying is not None and len(varying) > max_varying:
+            # different notes in substance: one group per exact text
             exact: dict[str, list[tuple[dict[str, Any], tuple[str, ...], str]]] = {}
             for m in members:
                 exact.setdefault(m[2], []).append(m)

@@ -8,6 +8,7 @@ control's reading are in the details section (:mod:`geomclaims.report_details`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,8 @@ def _counted(group: dict[str, Any]) -> list[list[dict[str, Any]]]:
 
 
 def verdict_cell(group: dict[str, Any]) -> str:
-    """The claim's category; a mixed claim spells its measurements' categories; not-run measurements are named
-    but never make a claim mixed."""
+    """The claim's category; a mixed claim spells its measurements' categories; not-run and errored measurements
+    are named but never make a claim mixed (a claim with only errored ones reads ``error``, not ``not run``)."""
     cat = group["category"]
     text = VERDICT_MARK.get(cat, cat)
     if cat == "mixed":
@@ -89,9 +90,12 @@ def verdict_cell(group: dict[str, Any]) -> str:
     elif cat == "leaning":
         v = _counted(group)[0][0]["verdict"]
         text += f" {v.replace('_', ' ')}"
-    not_run = len(group["measurements"]) - len(_counted(group))
-    if not_run and cat != "not_run":
-        text += f" (+{not_run} not run)"
+    left_out = Counter(m[0]["verdict"] for m in group["measurements"] if m[0]["verdict"] in _NOT_COUNTED)
+    if cat == "not_run" and left_out["error"] and not left_out["not_run"]:
+        text = VERDICT_MARK["error"]  # nothing ran to the end: an error, not a deferral to another profile
+    extra = [f"+{left_out[v]} {v.replace('_', ' ')}" for v in ("not_run", "error") if left_out[v]]
+    if extra and cat != "not_run":
+        text += f" ({', '.join(extra)})"
     cases = [e for m in group["measurements"] for e in m]
     if any(e["verdict"] != e.get("expected_verdict", e["verdict"]) for e in cases):
         text += " ⚠ unexpected"
@@ -145,7 +149,7 @@ def control_cell(group: dict[str, Any]) -> str:
         return "—"
     cases = [deciding(m) for m in ms]
     n_controls = max(len(m) for m in ms)
-    more = f" (1 of {n_controls})" if n_controls > 1 else ""
+    more = f" (strongest of {n_controls})" if n_controls > 1 else ""
     if len(cases) == 1:
         return cap(null_reading(cases[0]) + more)
     nulls = [e["null"] for e in cases if e.get("null")]

@@ -99,9 +99,12 @@ def test_not_run_case_never_makes_a_claim_mixed(tmp_path: Path):
         case("M", "a", "not_replicated", value=1.0),
         case("M", "b", "trivial", value=2.0),
     ]
+    claims += [case("E", "a", "replicated"), case("E", "b", "error"), case("X", "a", "error")]
     rows = {r.split("|")[1].strip(): r for r in summary_rows(render(tmp_path, claims))}
     assert "❌ not replicated (+1 not run)" in rows["`A`"] and "mixed" not in rows["`A`"]
     assert "🔀 mixed: 1 not replicated, 1 trivial" in rows["`M`"]
+    assert "✅ replicated (+1 error)" in rows["`E`"]
+    assert "💥 error" in rows["`X`"] and "not run" not in rows["`X`"]  # an error is not a deferral
 
 
 def test_identical_notes_are_written_once_with_their_count(tmp_path: Path):
