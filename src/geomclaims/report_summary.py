@@ -217,13 +217,15 @@ def paper_figure(paper: str, entries: list[dict[str, Any]], fig_dir: Path) -> st
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from geomclaims.tallies import COLUMNS, tally_rows
 
     rows = [r for r in tally_rows(entries)[0] if r[0] == paper]
     if not rows:
         return None
-    labels = [f"{r[1]} ({r[2]})" for r in rows]
+    # r[2] counts the claims with a verdict; the last column the claims not run here (drawn, not counted)
+    labels = [f"{r[1]} ({r[2]}" + (f" + {r[-1]} not run)" if r[-1] else ")") for r in rows]
     columns = [*COLUMNS, "mixed", "not_run"]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * len(labels)))
     left = [0] * len(labels)
@@ -233,6 +235,7 @@ def paper_figure(paper: str, entries: list[dict[str, Any]], fig_dir: Path) -> st
             ax.barh(labels, counts, left=left, color=CATEGORY_COLOR[col], label=col.replace("_", " "))
         left = [a + b for a, b in zip(left, counts, strict=True)]
     ax.set_xlabel(f"{paper}: claims (one verdict per measurement against its strongest control)", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # claims are counted, never fractional
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
     ax.invert_yaxis()
     fig.tight_layout()
