@@ -144,8 +144,9 @@ def _verdict_text(entry: dict[str, Any]) -> str:
     return text + (f", stability {s:.2f}" if s is not None else "")
 
 
-def measurement_text(members: list[dict[str, Any]], shared_pre: bool) -> str:
-    """One measurement: its case parameters, value [CI] (n), each control's reading, preconditions, verdict."""
+def measurement_text(members: list[dict[str, Any]], shared: set[str]) -> str:
+    """One measurement: its case parameters, value [CI] (n), each control's reading, preconditions, verdict.
+    ``shared`` holds what the claim line already states once for every case ("requires", "control")."""
     e = members[0]
     text = f"*{case_label(e)}*: "
     m = next((x["measured"] for x in members if x.get("measured")), None)
@@ -156,13 +157,13 @@ def measurement_text(members: list[dict[str, Any]], shared_pre: bool) -> str:
 
     def requires(x: dict[str, Any]) -> str:
         pre = preconditions_text(x)
-        return f" (requires {pre})" if pre and not shared_pre else ""
+        return f" (requires {pre})" if pre and "requires" not in shared else ""
 
     if e["verdict"] not in ("not_run", "error") and m:
         if len(members) == 1:
-            text += (f"; control {null_reading(e)}" if e.get("null") else f"; {null_reading(e)}") + requires(
-                e
-            )
+            if "control" not in shared:
+                text += f"; control {null_reading(e)}" if e.get("null") else f"; {null_reading(e)}"
+            text += requires(e)
         else:
             strongest = deciding(members)["id"]
             readings = []
@@ -192,13 +193,20 @@ def claim_bullet(group: dict[str, Any]) -> str:
     if root.get("paper_value"):
         text += f" *Paper:* {escape(root['paper_value'])}."
     text += f" *Condition:* {escape(root.get('metric', ''))} {escape(root.get('expect', ''))}."
-    pres = {preconditions_text(e) for e in cases if e["verdict"] not in ("not_run", "error")}
-    shared_pre = len(pres) == 1 and bool(next(iter(pres)))
-    if shared_pre:
+    ran = [e for e in cases if e["verdict"] not in ("not_run", "error")]
+    shared: set[str] = set()
+    pres = {preconditions_text(e) for e in ran}
+    if len(pres) == 1 and next(iter(pres)):
+        shared.add("requires")
         text += f" *Requires:* {next(iter(pres))}."
+    # a claim without a null says why once (identities, estimator checks), not once per case
+    reasons = {null_reading(e) for e in ran if not e.get("null")}
+    if ran and len(reasons) == 1 and all(not e.get("null") for e in ran):
+        shared.add("control")
+        text += f" *Control:* {next(iter(reasons))}."
     judged = [m for m in group["measurements"] if m[0]["verdict"] != "not_run"]
     if judged:
-        text += " *Cases:* " + " · ".join(measurement_text(m, shared_pre) for m in judged)
+        text += " *Cases:* " + " · ".join(measurement_text(m, shared) for m in judged)
     not_run = len(group["measurements"]) - len(judged)
     if not_run:
         text += f" ({not_run} not run: see the notes)"
