@@ -1,5 +1,10 @@
 """Markdown validation report rendered from a results.json (plus the claims files' text-vs-code tables).
 
+Layout (issue #26): the summary first (per paper one row per claim and a figure counting claims), then per paper
+the details (every claim and case folded, notes written once per cause), the study's own section, the paper
+text vs released code, the other profiles' verdicts and the provenance. The summary is
+:mod:`geomclaims.report_summary`, the details :mod:`geomclaims.report_details`.
+
 Deterministic given its inputs: no timestamps beyond the ones in results.json, sorted rows, fixed figure sizes,
 PNGs written without metadata.
 """
@@ -13,41 +18,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from geomclaims.claims import ClaimFileError, PaperClaims, Verdict, load_all
 from geomclaims.registry import PAPER_STUDY, get_section_fn
+from geomclaims.report_details import compact_ids, details_lines
+from geomclaims.report_md import escape, fmt, table
+from geomclaims.report_summary import summary_lines
 from geomclaims.runner import natural_key, read_results
 
 VERDICT_ORDER = [v.value for v in Verdict]
-VERDICT_MARK = {
-    "replicated": "✅ replicated",
-    "verified": "☑️ verified",
-    "trivial": "⚪ trivial",
-    "inconclusive": "❔ inconclusive",
-    "not_replicated": "❌ not replicated",
-    "untestable": "⛔ untestable",
-    "not_run": "⏭️ not run",
-}
-VERDICT_COLOR = {
-    "replicated": "#2e7d32",
-    "verified": "#1565c0",
-    "trivial": "#9e9e9e",
-    "inconclusive": "#f9a825",
-    "not_replicated": "#c62828",
-    "untestable": "#6d4c41",
-    "not_run": "#cfd8dc",
-}
-
-
-def fmt(x: float | None, digits: int = 3) -> str:
-    if x is None:
-        return "—"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e4 or abs(x) < 1e-3:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
 
 
 def measured_cell(entry: dict[str, Any]) -> str:
@@ -58,203 +36,111 @@ def measured_cell(entry: dict[str, Any]) -> str:
     return f"{fmt(m['value'])} [{fmt(lo)}, {fmt(hi)}] (n={m['n']})"
 
 
-def null_cell(entry: dict[str, Any]) -> str:
-    n = entry.get("null")
-    if not n:
-        reason = entry.get("null_reason")
-        return f"none ({reason})" if reason else "—"
-    if n.get("q025") is None:
-        return f"{n['name']}: CI vs {fmt(n['median'])}"
-    return f"{n['name']}: {fmt(n['median'])} [{fmt(n['q025'])}, {fmt(n['q975'])}]"
-
-
-def _escape(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def stability_cell(entry: dict[str, Any]) -> str:
-    s = entry.get("stability")
-    return "—" if s is None else f"{s:.2f}"
-
-
-def preconditions_cell(entry: dict[str, Any]) -> str:
-    """``metric op value: measured ✓/✗`` per validity precondition of the case."""
-    parts = []
-    for p in entry.get("preconditions") or []:
-        value = p["value"]
-        req = f"[{fmt(value[0])}, {fmt(value[1])}]" if isinstance(value, list) else fmt(value)
-        parts.append(f"{p['metric']} {p['op']} {req}: {fmt(p['measured'])} {'✓' if p['met'] else '✗'}")
-    return "; ".join(parts) or "—"
-
-
-def summary_rows(claims: list[dict[str, Any]]) -> list[list[Any]]:
-    rows = []
+def case_lines(claims: list[dict[str, Any]]) -> list[str]:
+    """Cases per paper and verdict (one per parametrization), and how many have their expected verdict: one line
+    per paper (a case is not a claim, so these are not tallies)."""
     by_paper: dict[str, list[dict[str, Any]]] = {}
     for e in claims:
         by_paper.setdefault(e["paper"], []).append(e)
+    lines = []
     for paper in sorted(by_paper):
         entries = by_paper[paper]
         counts = Counter(e["verdict"] for e in entries)
         as_expected = sum(e["verdict"] == e.get("expected_verdict", "replicated") for e in entries)
-        rows.append(
-            [paper, *[counts.get(v, 0) for v in VERDICT_ORDER], len(entries), f"{as_expected}/{len(entries)}"]
+        spelled = ", ".join(f"{counts[v]} {v.replace('_', ' ')}" for v in VERDICT_ORDER if counts.get(v))
+        lines.append(
+            f"- `{paper}`: {len(entries)} cases: {spelled}; {as_expected}/{len(entries)} as expected"
         )
-    return rows
+    return lines
 
 
-CATEGORY_COLOR = {
-    **VERDICT_COLOR,
-    "no_control": "#90caf9",
-    "leaning": "#ffe082",
-    "mixed": "#8e24aa",
-}
-
-
-def _summary_figure(claims: list[dict[str, Any]], fig_dir: Path) -> str | None:
-    """Claims (not cases) per paper and kind, stacked by tally column (geomclaims.tallies)."""
-    if not claims:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def counts_lines(claims: list[dict[str, Any]]) -> list[str]:
+    """The tallies by independent measurement and by case, below the per-claim summary."""
     from geomclaims.tallies import COLUMNS, tally_rows
 
-    rows, _, _ = tally_rows(claims)
-    labels = [f"{r[0]} ({r[1]})" for r in rows]
-    columns = [*COLUMNS, "mixed", "not_run"]
-    fig, ax = plt.subplots(figsize=(8, 1.8 + 0.45 * len(labels)))
-    left = [0] * len(labels)
-    for j, col in enumerate(columns):
-        counts = [r[3 + j] for r in rows]
-        ax.barh(labels, counts, left=left, color=CATEGORY_COLOR[col], label=col.replace("_", " "))
-        left = [a + b for a, b in zip(left, counts, strict=True)]
-    ax.set_xlabel("claims (one verdict per measurement against its strongest control)")
-    ax.legend(loc="lower right", fontsize=7, frameon=False, ncol=2)
-    ax.invert_yaxis()
-    fig.tight_layout()
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    path = fig_dir / "summary_verdicts.png"
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return f"figures/{path.name}"
-
-
-def paper_table(entries: list[dict[str, Any]]) -> str:
-    from geomclaims.tallies import has_control
-
-    rows = []
-    for e in sorted(entries, key=lambda e: natural_key(e["id"])):
-        verdict = VERDICT_MARK.get(e["verdict"], e["verdict"])
-        if e["verdict"] != e.get("expected_verdict", "replicated"):
-            verdict += f" (expected {e['expected_verdict']})"
-        if e["verdict"] == "replicated" and not (len(e.get("controls") or []) > 1 or has_control(e)):
-            verdict += " (no control)"  # met the condition, but nothing that could fail was compared
-        own = (e.get("reading") or {}).get("verdict")
-        if own and own != e["verdict"]:
-            verdict += f" (own control: {own})"
-        rows.append(
-            [
-                f"`{e['id']}`",
-                e.get("kind") or "paper",
-                _escape(e["statement"]),
-                _escape(e["section"]),
-                _escape(e.get("paper_value") or e.get("expect", "")),
-                f"{_escape(e['metric'])} {_escape(e.get('expect', ''))}",
-                measured_cell(e),
-                _escape(null_cell(e)),
-                _escape(preconditions_cell(e)),
-                verdict,
-                stability_cell(e),
-            ]
-        )
-    return tabulate(
-        rows,
-        headers=[
-            "id",
-            "kind",
-            "claim (paraphrase)",
-            "section",
-            "paper value",
-            "condition",
-            "measured [95% CI] (n)",
-            "null [2.5%, 97.5%]",
-            "preconditions (required: measured)",
-            "verdict",
-            "stability",
-        ],
-        tablefmt="github",
-    )
-
-
-def explanations(entries: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for e in sorted(entries, key=lambda e: natural_key(e["id"])):
-        if e["verdict"] in ("replicated", "verified") and not e.get("notes"):
-            continue
-        text = f"- **{e['id']}** — {_escape(e.get('explanation', ''))}"
-        if e.get("expected_reason") and e["verdict"] not in ("replicated", "verified"):
-            text += f" *Why we expect this:* {_escape(e['expected_reason'])}"
-        controls = e.get("controls") or []
-        if len(controls) > 1:
-            text += (
-                " Controls of this measurement: "
-                + "; ".join(f"`{c['null']}` ({c['case']}): {c['verdict']}" for c in controls)
-                + "."
-            )
-        for note in e.get("notes", []):
-            text += f" Note: {_escape(note)}"
-        lines.append(text)
-    return lines
+    return [
+        "",
+        "## Counts by measurement and by case",
+        "",
+        "**Independent measurements** (the cases of one measurement read against several controls count once):",
+        "",
+        table(tally_rows(claims)[1], ["paper", "kind", "measurements", *COLUMNS, "not_run"]),
+        "",
+        "**Claim cases** (one per parametrization; a case is not a claim):",
+        "",
+        *case_lines(claims),
+    ]
 
 
 def text_vs_code_table(pc: PaperClaims) -> str:
     if not pc.text_vs_code:
         return ""
     rows = [
-        [_escape(r["topic"]), _escape(r["paper_text"]), _escape(r["released_code"]), _escape(r["tested_by"])]
+        [escape(r["topic"]), escape(r["paper_text"]), escape(r["released_code"]), escape(r["tested_by"])]
         for r in pc.text_vs_code
     ]
-    return tabulate(rows, headers=["topic", "paper text", "released code", "tested by"], tablefmt="github")
+    return table(rows, ["topic", "paper text", "released code", "tested by"])
+
+
+def package_label(resource: dict[str, Any]) -> str:
+    """``package==version`` unless the package string already names its version (``vaderSentiment==3.3.2``,
+    apt's ``pkg=1.2-3``, a list of pins): then the string as recorded."""
+    package = str(resource.get("package", ""))
+    version = resource.get("version")
+    if not version or str(version) in package or re.search(r"[=<>~]", package):
+        return package
+    return f"{package}=={version}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.0f} min)"
 
 
 def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> list[str]:
+    wall = results.get("wall_s")
+    wall_text = _duration(float(wall)) if isinstance(wall, int | float) else "?"
+    machine = results.get("machine") or {}
+    how = ""
+    if machine.get("executor"):
+        how = f" ({machine['executor']} executor, {machine.get('workers', '?')} worker(s))"
     lines = [
         f"- profile: `{results.get('profile')}`; device: `{results.get('device', '?')}`; git: `{results.get('git_sha', '?')}`",
-        f"- created: {results.get('created', '?')}; total wall time: {results.get('wall_s', '?')} s",
+        f"- created: {results.get('created', '?')}; wall time of the whole run{how}: {wall_text}",
     ]
     packages = results.get("packages") or {}
     if packages:
         lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())))
     resources = results.get("resources") or []
     if resources:
-        lines.append("- real resources (registry package, version, sha256 of the assembled file):")
-        for r in resources:
-            lines.append(
-                f"  - {r.get('name')}: `{r.get('package')}=={r.get('version')}` sha256 `{str(r.get('sha256', ''))[:16]}…`"
+        lines.append(
+            "- real resources (name: registry package and version, sha256 of the assembled file): "
+            + "; ".join(
+                f"{r.get('name')}: `{package_label(r)}` `{str(r.get('sha256', ''))[:12]}…`" for r in resources
             )
+        )
     per_study: dict[str, float] = {}
     for e in claims:
         per_study[e.get("study", "?")] = per_study.get(e.get("study", "?"), 0.0) + float(e.get("wall_s", 0.0))
     if per_study:
+        # A case's wall_s times its evaluation in the driver; the experiment jobs it needed ran on the workers
+        # (or came from the results store) before it, so this is not what the study cost (issue #26).
         lines.append(
-            "- wall time per study (s, claim evaluation incl. training on a cold cache): "
+            "- driver time per study (s; evaluating the cases once their experiment jobs were done: job time on "
+            "the workers and results taken from the store are not in it, see the run's wall time): "
             + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_study.items()))
         )
-    machine = results.get("machine") or {}
-    if machine:
-        lines.append(
-            "- machine: "
-            + "; ".join(
-                f"{k} `{v}`"
-                for k, v in machine.items()
-                if k in ("cpu", "cpu_count", "torch_cpu_capability", "torch_threads", "blas")
-            )
-        )
     versions = results.get("code_versions") or {}
-    if versions:
-        lines.append("- study code versions: " + ", ".join(f"{k} `{v}`" for k, v in sorted(versions.items())))
+    if machine or versions:
+        shown = [
+            f"{k} `{v}`"
+            for k, v in machine.items()
+            if k in ("cpu", "cpu_count", "torch_cpu_capability", "torch_threads", "blas")
+        ]
+        if versions:
+            shown.append(
+                "study code versions " + ", ".join(f"{k} `{v}`" for k, v in sorted(versions.items()))
+            )
+        lines.append("- machine: " + "; ".join(shown))
     lines.append(
         "- uncertainty: the [95% CI] is a percentile bootstrap of the aggregate over seeds (the samples), not over "
         "items; stability = share of 200 seed/null resamples that reproduce the verdict."
@@ -327,19 +213,59 @@ def profile_comparison(results: dict[str, Any], others: dict[str, Path]) -> list
         r + ["—"] * (width - len(r))
         for _, r in sorted(rows_by_case.items(), key=lambda kv: natural_key(kv[0]))
     ]
-    changed = sum(len({r[i] for i in range(1, width, 2)}) > 1 for r in rows)
+    # not_run is not a verdict: a case judged in one profile only is named, not counted as a difference.
+    judged = [{r[i] for i in range(1, width, 2)} - {"not_run", "error", "—"} for r in rows]
+    differ = [r for r, vs in zip(rows, judged, strict=True) if len(vs) > 1]
+    one_side = [
+        by_id[r[0].strip("`")] for r, vs in zip(rows, judged, strict=True) if len(vs) <= 1 and "not_run" in r
+    ]
+    same = [
+        by_id[r[0].strip("`")]
+        for r, vs in zip(rows, judged, strict=True)
+        if len(vs) <= 1 and "not_run" not in r
+    ]
     sources = ", ".join(f"`{others[p].parent.name}/{others[p].name}`" for p in other_profiles)
+    # Only the cases whose verdict differs get a row; the others are named in one line each.
     return [
         "",
         "## Verdicts across profiles",
         "",
-        f"This `{here}` run beside the committed baseline(s) {sources} (cases present in both; {changed} of "
+        f"This `{here}` run beside the committed baseline(s) {sources} (cases present in both; {len(differ)} of "
         f"{len(rows)} differ in verdict). A profile differs in scale (models, texts, seeds), so a difference is a "
         "finding about scale or budget, not a regression.",
         *(["", *coverage] if coverage else []),
-        "",
-        tabulate(rows, headers=headers, tablefmt="github"),
+        *(["", f"Same verdict in every profile ({len(same)} cases): {compact_ids(same)}."] if same else []),
+        *(
+            [
+                "",
+                f"Judged in one profile only, not run in the other ({len(one_side)} cases): {compact_ids(one_side)}.",
+            ]
+            if one_side
+            else []
+        ),
+        *(["", table(_by_claim_and_verdicts(differ, by_id), headers)] if differ else []),
     ]
+
+
+def _by_claim_and_verdicts(rows: list[list[Any]], by_id: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """Rows of one claim with the same verdicts in every profile merged into one: its cases, and per profile the
+    verdict and the measured values of the cases."""
+    groups: dict[tuple[Any, ...], list[list[Any]]] = {}
+    for r in rows:
+        key = (by_id[r[0].strip("`")]["claim_id"], *r[1::2])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        row: list[Any] = [compact_ids(by_id[m[0].strip("`")] for m in members)]
+        for i in range(1, len(members[0]), 2):
+            # the point value leads each measured cell ("15 [14, 16] (n=8)"); several cases: their values in order
+            values = [str(m[i + 1]).split(" ", 1)[0] for m in members]
+            row += [members[0][i], " / ".join(values)]
+        out.append(row)
+    return out
 
 
 def generated_figures(out_dir: str | Path) -> list[Path]:
@@ -400,70 +326,24 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
         papers = load_all(claims_dir)
     except (ClaimFileError, FileNotFoundError):
         papers = {}
-
+    titles = {pid: pc.title.split(":")[0] for pid, pc in papers.items()}
     lines = [f"# geomclaims validation report — `{results['profile']}` profile", ""]
-    lines.append(
-        "Each claim from the three papers is measured on models trained or loaded here, compared with the paper's "
-        "condition AND with a null/control, on the 95% seed CI of the aggregate. `replicated` = the whole CI meets "
-        "the condition and beats the null; `verified` = an identity/estimator check holds; `trivial` = the null "
-        "meets it too or the measurement is decisively no better; `inconclusive` = this budget cannot decide (the CI "
-        "straddles the threshold or the null); `not_replicated` = the whole CI violates the condition; `untestable` = "
-        "the evidence cannot be produced or a validity precondition is unmet; `not_run` = deferred to another profile."
-    )
-    from geomclaims.tallies import COLUMNS, headline, tally_rows
-
-    claim_rows, meas_rows, mixed_lines = tally_rows(claims)
-    lines += ["", "## Summary", "", *headline(claims), ""]
-    lines.append(
-        "**Claims**, one verdict per measurement against its strongest control (claims sharing a measurement count "
-        "once; `leaning` = a decisive verdict with stability < 0.9, shown and not counted as decisive; `no_control` "
-        "= met the condition with no control that could fail; `not_run` is not a verdict and never makes a claim "
-        "mixed; extensions and `verified` identities are counted apart from paper claims):"
-    )
-    lines += [
-        "",
-        tabulate(
-            claim_rows, headers=["paper", "kind", "claims", *COLUMNS, "mixed", "not_run"], tablefmt="github"
-        ),
-    ]
-    if mixed_lines:
-        lines += ["", *mixed_lines]
-    lines += [
-        "",
-        "**Independent measurements** (the cases of one measurement read against several controls count once):",
-        "",
-    ]
-    lines.append(
-        tabulate(meas_rows, headers=["paper", "kind", "measurements", *COLUMNS, "not_run"], tablefmt="github")
-    )
-    lines += ["", "**Claim cases** (one per parametrization):", ""]
-    lines.append(
-        tabulate(
-            summary_rows(claims), headers=["paper", *VERDICT_ORDER, "cases", "as expected"], tablefmt="github"
-        )
-    )
-    fig = _summary_figure(claims, fig_dir)
-    if fig:
-        lines += ["", f"![verdicts per paper]({fig})"]
+    summary, groups = summary_lines(claims, titles, fig_dir)
+    lines += summary
+    lines += counts_lines(claims)
 
     by_paper: dict[str, list[dict[str, Any]]] = {}
     for e in claims:
         by_paper.setdefault(e["paper"], []).append(e)
     for paper_id in sorted(by_paper):
-        entries = by_paper[paper_id]
+        entries = sorted(by_paper[paper_id], key=lambda e: natural_key(e["id"]))
         pc = papers.get(paper_id)
-        title = f"{pc.title} (`{paper_id}`)" if pc else f"`{paper_id}`"
-        lines += ["", f"## {title}", ""]
-        if pc:
-            lines += [f"Source: `{pc.source}`", ""]
-        lines.append(paper_table(entries))
-        notes = explanations(entries)
-        if notes:
-            lines += ["", "**Verdict notes**", "", *notes]
+        title = f"{pc.title} (`{paper_id}`; source `{pc.source}`)" if pc else f"`{paper_id}`"
+        lines += ["", f"## Details: {title}", ""]
         study = PAPER_STUDY.get(paper_id)
         section_fn = get_section_fn(study) if study else None
-        if section_fn is not None:
-            lines += ["", section_fn(sorted(entries, key=lambda e: natural_key(e["id"])), fig_dir).rstrip()]
+        section = (lambda fn=section_fn, es=entries: fn(es, fig_dir)) if section_fn else None
+        lines += details_lines([g for g in groups if g["paper"] == paper_id], entries, section)
         if pc and pc.text_vs_code:
             lines += ["", "### Paper text vs released code", "", text_vs_code_table(pc)]
 

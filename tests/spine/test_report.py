@@ -23,34 +23,41 @@ def test_report_sections_and_figures(fixture_root: Path, tmp_path: Path):
     text = render_report(fixture_root / "results_fixed.json", tmp_path, fixture_root / "claims").read_text()
     for heading in (
         "## Summary",
-        "## Fixture paper",
+        "### Fixture paper (spine tests only) (`fixture_paper`): 6 claims",
+        "## Counts by measurement and by case",
+        "## Details: Fixture paper",
         "### Fixture study",
         "### Paper text vs released code",
         "## Provenance",
     ):
         assert heading in text
-    assert "| id " in text and "measured [95% CI] (n)" in text and "null [2.5%, 97.5%]" in text
-    assert "F2[1.0]" in text and "not replicated" in text and "the fixture's true mean is 1" in text
-    assert (tmp_path / "figures" / "summary_verdicts.png").stat().st_size > 1000
-    assert "![verdicts per paper](figures/summary_verdicts.png)" in text
+    assert "| claim " in text and "measured [95% CI]" in text and "strongest control" in text
+    assert "`F2`[1.0]" in text and "not replicated" in text and "the fixture's true mean is 1" in text
+    assert "<details><summary>Every claim" in text and "*mu=1.0*: 1.02 [0.926, 1.05] (n=5)" in text
+    assert (tmp_path / "figures" / "summary_fixture_paper.png").stat().st_size > 1000
+    assert "![claims of fixture_paper by verdict](figures/summary_fixture_paper.png)" in text
 
 
 def test_report_is_deterministic(fixture_root: Path, tmp_path: Path):
     a = render_report(fixture_root / "results_fixed.json", tmp_path / "a", fixture_root / "claims")
     b = render_report(fixture_root / "results_fixed.json", tmp_path / "b", fixture_root / "claims")
-    assert a.read_text() == b.read_text()
-    assert (tmp_path / "a" / "figures" / "summary_verdicts.png").read_bytes() == (
-        tmp_path / "b" / "figures" / "summary_verdicts.png"
-    ).read_bytes()
+    assert a.read_bytes() == b.read_bytes()
+    for fig in ("summary_fixture_paper.png", "generated.txt"):
+        assert (tmp_path / "a" / "figures" / fig).read_bytes() == (
+            tmp_path / "b" / "figures" / fig
+        ).read_bytes()
 
 
 def test_report_counts_claims_and_cases_and_shows_stability_kind_preconditions(
     fixture_root: Path, tmp_path: Path
 ):
     text = render_report(fixture_root / "results_fixed.json", tmp_path, fixture_root / "claims").read_text()
-    assert "**Claims**" in text and "**Claim cases**" in text
-    assert "| stability" in text and "| kind" in text and "preconditions (required: measured)" in text
-    assert "sample_sd >= 5: 0.965 ✗" in text and "sample_sd between [0.8, 1.2]: 0.965 ✓" in text
+    assert "**Claims**" in text and "**Independent measurements**" in text and "**Claim cases**" in text
+    assert "| stability" in text and "| kind" in text
+    assert "*Requires:* sample_sd >= 5: 0.965 ✗" in text  # F7's precondition, once for the claim
+    assert (
+        "seeds: CI vs 0 (requires sample_sd between [0.8, 1.2]: 0.965 ✓): replicated" in text
+    )  # F5's control
     assert "☑️ verified" in text
 
 

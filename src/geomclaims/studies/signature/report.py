@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from geomclaims.registry import report_section
+from geomclaims.report_md import figure, fold, table
 
 TASK_NAMES = {"f_add": "f_add", "f_tadd": "f~add", "f_mod": "f_mod"}
 SIG_NAMES = {"phi_y": "phi^y", "phi_X": "phi^X (keys)", "phi_Xy": "phi^{X|y} (keys)"}
@@ -221,16 +222,37 @@ def _findings_lines(e: dict[str, dict[str, Any]]) -> list[str]:
         "W^E_alpha sums over the positions holding alpha, so [z, a, a] counts a twice); membership counting "
         "(what the experiments' empirical signatures use) is shown beside it.",
         "",
-        "| task | block | occurrence (Prop. 1) | max abs diff | min row cosine | membership | max abs diff |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
+        *fold(
+            f"Printed closed forms that fail under occurrence counting ({len(rows)})",
+            [
+                "| task | block | occurrence (Prop. 1) | max abs diff | min row cosine | membership | max abs diff |",
+                "|---|---|---|---|---|---|---|",
+                *rows,
+            ],
+        ),
         "",
         "Exact under occurrence counting, off only under membership (a counting-convention artefact, not a paper "
         f"error): {', '.join(artefacts) if artefacts else 'none'}.",
     ]
 
 
+def _frequency_cells(e: dict[str, dict[str, Any]]) -> dict[tuple[str, str], dict[str, str]]:
+    """(corpus, arch) -> matrix -> "R_cos per seed / partial R_cos given log frequency per seed" (P8/P10)."""
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for x in sorted(e.values(), key=lambda x: x["id"]):
+        d = x.get("details") or {}
+        if x["claim_id"] not in ("P8", "P10") or "partial_r_cos_given_log_freq" not in d:
+            continue
+        raw = ", ".join(f"{v:.2f}" for v in d["r_cos_per_seed"])
+        part = ", ".join(f"{v:.2f}" for v in d["partial_r_cos_given_log_freq"])
+        cells.setdefault((d["corpus"], d["arch"]), {})[str(x["params"].get("matrix"))] = f"{raw} / {part}"
+    return cells
+
+
 def _lm_lines(e: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per corpus and architecture: the models' size and training, and the frequency control (P8-freq)
+    of both matrices."""
+    freq = _frequency_cells(e)
     rows = []
     for x in sorted(e.values(), key=lambda x: x["id"]):
         if (
@@ -241,9 +263,18 @@ def _lm_lines(e: dict[str, dict[str, Any]]) -> list[str]:
             continue
         d = x["details"]
         loss = ", ".join(f"{a:.2f} -> {b:.2f}" for a, b in d["loss_first_last"])
+        f = freq.get((d["corpus"], d["arch"]), {})
         rows.append(
-            f"| {d['corpus']} | {d['arch']} | {d['corpus_bytes'] / 1e6:.2f} MB | {d['corpus_tokens']} | {d['vocab_size']} | "
-            f"{d['n_params']} | {d['steps']} | {len(d['seeds'])} | {loss} | {sum(d['train_seconds']):.0f} |"
+            [
+                d["corpus"],
+                d["arch"],
+                f"{d['corpus_bytes'] / 1e6:.2f} MB, {d['corpus_tokens']} tokens, vocab {d['vocab_size']}",
+                f"{d['n_params']} params, {d['steps']} steps, {len(d['seeds'])} seeds, "
+                f"{sum(d['train_seconds']):.0f} s",
+                loss,
+                f.get("embedding", "-"),
+                f.get("unembedding", "-"),
+            ]
         )
     if not rows:
         return []
@@ -251,36 +282,29 @@ def _lm_lines(e: dict[str, dict[str, Any]]) -> list[str]:
         "",
         "**Language models.** Stand-ins for the Pile subsets (no PubMed-like biomedical corpus exists on the registries; "
         "python_docs fills that slot). Several models per corpus and architecture (seeds vary init and data order), "
-        "untied embeddings, BPE tokenizer trained on the corpus itself; signatures over its top-C tokens.",
+        "untied embeddings, BPE tokenizer trained on the corpus itself; signatures over its top-C tokens. "
+        "**Frequency control (P8-freq).** Frequent tokens share contexts and get similar softmax pushes, so R_cos can "
+        "be a frequency effect. Partial correlation: both pair similarities regressed on (1, log f_i + log f_j, "
+        "|log f_i - log f_j|), residuals correlated; the last two columns give R_cos per seed / partial R_cos given "
+        "log frequency per seed.",
         "",
-        "| corpus | arch | text | tokens | vocab | params | steps | seeds | loss per seed | train s (all seeds) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        *_frequency_lines(e),
-    ]
-
-
-def _frequency_lines(e: dict[str, dict[str, Any]]) -> list[str]:
-    """Raw R_cos beside the partial correlation given log token frequency (P8/P10 details), per seed."""
-    rows = []
-    for x in sorted(e.values(), key=lambda x: x["id"]):
-        d = x.get("details") or {}
-        if x["claim_id"] not in ("P8", "P10") or "partial_r_cos_given_log_freq" not in d:
-            continue
-        raw = ", ".join(f"{v:.3f}" for v in d["r_cos_per_seed"])
-        part = ", ".join(f"{v:.3f}" for v in d["partial_r_cos_given_log_freq"])
-        rows.append(f"| {d['corpus']} | {d['arch']} | {x['params'].get('matrix')} | {raw} | {part} |")
-    if not rows:
-        return []
-    return [
-        "",
-        "**Frequency control (P8-freq).** Frequent tokens share contexts and get similar softmax pushes, so R_cos can be "
-        "a frequency effect. Partial correlation: both pair similarities regressed on (1, log f_i + log f_j, "
-        "|log f_i - log f_j|), residuals correlated.",
-        "",
-        "| corpus | arch | matrix | R_cos per seed | partial R_cos given log frequency, per seed |",
-        "|---|---|---|---|---|",
-        *rows,
+        *fold(
+            "Corpora and models: size, training, loss per seed, R_cos with and without frequency",
+            [
+                table(
+                    rows,
+                    [
+                        "corpus",
+                        "arch",
+                        "text",
+                        "model and training (all seeds)",
+                        "loss per seed",
+                        "embedding R_cos / partial",
+                        "unembedding R_cos / partial",
+                    ],
+                )
+            ],
+        ),
     ]
 
 
@@ -407,7 +431,7 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
     ):
         path = fn(e, fig_dir)
         if path:
-            lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+            lines.append(figure(caption, path))
     lines += _cost_lines(e)
     lines += _lm_lines(e)
     lines += _persistence_lines(e)
