@@ -274,7 +274,7 @@ def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
             item._id = type(ident).parse(nodeid)  # pytest >= 9.2 keeps a structured NodeId
         else:
             item._nodeid = nodeid  # earlier pytest keeps the string
-    except Exception:  # noqa: BLE001 - any internal difference means: keep pytest's own name
+    except Exception:  # any internal difference: keep pytest's own name
         return
 
 

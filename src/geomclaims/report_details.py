@@ -210,7 +210,8 @@ def claim_bullet(group: dict[str, Any]) -> str:
     not_run = len(group["measurements"]) - len(judged)
     if not_run:
         text += f" ({not_run} not run: see the notes)"
-    return text
+    # One line: YAML folded strings (a `why` of a precondition, a reason) end in a newline that would split the bullet.
+    return " ".join(text.split())
 
 
 def _notes_block(title: str, lines: list[str]) -> list[str]:

@@ -173,3 +173,32 @@ def test_committed_ci_report_fits_the_line_budget(tmp_path: Path):
     assert len(summary_rows(text)) < n_claims  # claims, not cases
     assert len(summary_section(text).splitlines()) <= 150
     assert len(text.splitlines()) < 587
+
+
+def test_text_vs_code_tables_live_in_a_linked_companion_file(fixture_root: Path, tmp_path: Path):
+    """The paper-vs-code tables describe the paper, not the run: REPORT.md links them, TEXT_VS_CODE.md holds them."""
+    text = render_report(fixture_root / "results_fixed.json", tmp_path, fixture_root / "claims").read_text()
+    companion = (tmp_path / "TEXT_VS_CODE.md").read_text()
+    assert "[TEXT_VS_CODE.md](TEXT_VS_CODE.md)" in text
+    assert "mean estimator" in companion and "| topic" in companion
+    assert "| topic" not in text.split("### Paper text vs released code", 1)[1].split("##", 1)[0]
+
+
+def test_a_claim_bullet_stays_on_one_line_when_a_yaml_text_ends_in_a_newline():
+    """Folded YAML strings (`why: >`) end in a newline; the details bullet of the claim must not break there."""
+    from geomclaims.report_details import claim_bullet
+
+    e = case("C1", "", "untestable", explanation="untestable: precondition unmet")
+    e["preconditions"] = [
+        {
+            "metric": "acc",
+            "op": ">=",
+            "value": 0.9,
+            "why": "the model must learn\n",
+            "measured": 0.4,
+            "met": False,
+        }
+    ]
+    group = {"ids": ["C1"], "kind": "paper", "measurements": [[e]], "paper": "paper_x"}
+    bullet = claim_bullet(group)
+    assert "\n" not in bullet and "*Cases:*" in bullet

@@ -165,25 +165,6 @@ def _scatter(
     return _save_3d(fig, fig_dir / "stratified_pca3.png", "3-D PCA scatter")
 
 
-def _size_table(entries: list[dict[str, Any]]) -> str:
-    rows = []
-    for e in entries:
-        d = e["details"]
-        small, large = d["pair"]
-        rows.append(
-            [
-                e["claim_id"],
-                f"{small} -> {large}",
-                SHORT[d["method"]],
-                f"{np.median(d['small']):.3f} -> {np.median(d['large']):.3f}",
-                e["verdict"],
-            ]
-        )
-    return tabulate(
-        rows, headers=["claim", "pair", "method", "median small -> large", "verdict"], tablefmt="github"
-    )
-
-
 def _ldb_rows(entries: list[dict[str, Any]], label: str) -> list[list[Any]]:
     rows = []
     seen = set()
@@ -274,14 +255,7 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
         ]
         out += [_side_by_side(t2, "ws", PAPER_TABLE2, 2)]
     # Cases without details (not run) are listed in the report's notes, not as empty rows here.
-    size = [e for e in entries if e.get("claim_id", "").startswith(("S6", "S7")) and e.get("details")]
-    if size:
-        out += [
-            "",
-            "**Model size** (paired by seed; the Qwen pair runs in the full profile only):",
-            "",
-            _size_table(size),
-        ]
+    # The model-size claims (S6, S7) are rows of the summary and bullets of the details: no third table here.
     ldb = _by_claim(entries, "S9-recover-dims")
     touching = _by_claim(entries, "S9-paper-recipe-touching")
     rows = _ldb_rows(ldb, "separated, 3 strata") + _ldb_rows(touching, "touching, 5 strata (paper's recipe)")
