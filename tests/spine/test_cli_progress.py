@@ -47,3 +47,20 @@ def test_a_terminal_gets_bars(fixture_root: Path, tmp_path: Path, monkeypatch: p
     text = terminal.getvalue()
     assert "\r" in text and "cases (ci)" in text and "jobs" in text
     assert "[geomclaims] case " not in text  # the counts are in the bars
+
+
+def test_fetch_draws_no_bar_into_a_log(monkeypatch):
+    """`geomclaims fetch` in a CI log: no tqdm redraw lines (issue #26 item 5), the archives still fetched."""
+    import io
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from geomclaims.resources import fetcher
+
+    monkeypatch.setattr(fetcher, "ensure_archive", lambda pkg: Path(pkg))
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    paths = fetcher._fetch_archives(SimpleNamespace(packages=["a", "b"], name="src"), True)
+    assert paths == [Path("a"), Path("b")]
+    assert "fetch src" not in log.getvalue() and "\r" not in log.getvalue()

