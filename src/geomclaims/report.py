@@ -351,15 +351,16 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
         if pc and pc.text_vs_code:
             # The table describes the paper and its code, not this run: it lives in a companion file, so the
             # report keeps to the run's findings (issue #26's line budget) and links it.
-            lines += [
-                "",
-                "### Paper text vs released code",
-                "",
-                f"{len(pc.text_vs_code)} topics where the paper's text and its released code differ, and which "
-                f"claim tests each: [{TEXT_VS_CODE}]({TEXT_VS_CODE}).",
-            ]
             companion += ["", f"## {pc.title} (`{paper_id}`)", "", text_vs_code_table(pc)]
 
+    if companion:
+        # One link for every paper (the tables describe the papers and their code, not this run).
+        at = lines.index("## Summary") if "## Summary" in lines else len(lines)
+        lines[at:at] = [
+            f"Where each paper's text and its released code differ, and the claim that tests each side: "
+            f"[{TEXT_VS_CODE}]({TEXT_VS_CODE}).",
+            "",
+        ]
     lines += profile_comparison(results, committed_baselines(out_dir, str(results["profile"])))
     lines += ["", "## Provenance", "", *provenance_block(results, claims), ""]
     report = out_dir / "REPORT.md"

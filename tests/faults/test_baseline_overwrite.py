@@ -143,13 +143,13 @@ def test_regen_deletes_only_the_figures_it_generated(project: Path, tmp_path: Pa
     first = tmp_path / "first.json"
     first.write_text(json.dumps(with_faults))
     assert main(["gate", str(first), "--baseline", str(baseline), "--regen"]) == 0
-    assert (figures / "faults_cases.png").exists() and (figures / "summary_verdicts.png").exists()
+    assert (figures / "faults_cases.png").exists() and (figures / "summary_fixture_paper.png").exists()
     (figures / "hand_drawn.png").write_bytes(b"not ours")
     (figures / "README.txt").write_text("notes kept with the figures")
     # Second regen without the faults paper: its figure is stale and goes; files regen did not write stay.
     assert main(["gate", str(FIXED), "--baseline", str(baseline), "--regen"]) == 0
     assert not (figures / "faults_cases.png").exists()
-    assert (figures / "summary_verdicts.png").exists()
+    assert (figures / "summary_fixture_paper.png").exists()
     assert (figures / "hand_drawn.png").read_bytes() == b"not ours"
     assert (figures / "README.txt").exists()
 
@@ -164,7 +164,7 @@ def test_regen_without_a_manifest_deletes_only_figures_the_old_report_links(proj
     (baseline.parent / "REPORT.md").write_text("# old\n\n![old](figures/old_section.png)\n")
     assert main(["gate", str(FIXED), "--baseline", str(baseline), "--regen"]) == 0
     assert not (figures / "old_section.png").exists()
-    assert (figures / "hand_drawn.png").exists() and (figures / "summary_verdicts.png").exists()
+    assert (figures / "hand_drawn.png").exists() and (figures / "summary_fixture_paper.png").exists()
 
 
 def test_regen_refuses_results_with_errored_cases(project: Path, tmp_path: Path, capsys):

@@ -27,7 +27,6 @@ def test_report_sections_and_figures(fixture_root: Path, tmp_path: Path):
         "## Counts by measurement and by case",
         "## Details: Fixture paper",
         "### Fixture study",
-        "### Paper text vs released code",
         "## Provenance",
     ):
         assert heading in text

@@ -225,6 +225,21 @@ def _tables(entries: list[dict[str, Any]]) -> list[str]:
                 rows, ["matrix", "median r90", "3-5 (Fig. 1 caption)", "3-4 (text)", "2-3 (other caption)"]
             ),
         ]
+    paired = [
+        f"`{e['id']}` p = {w['p']:.3g} ({w.get('alternative', '-')}, n = {w.get('n', '-')})"
+        for e in sorted(entries, key=lambda e: str(e.get("id", "")))
+        if not e.get("same_measurement_as")  # a sibling control claim reads the same samples: listed once
+        and isinstance(w := (e.get("details") or {}).get("wilcoxon"), dict)
+        and isinstance(w.get("p"), int | float)
+    ]
+    if paired:
+        # The seed CI decides the paired claims; the rank test is what the claims' rationales promise beside it.
+        out += [
+            "",
+            "Paired claims, one-sided Wilcoxon signed-rank test over seeds (supports, does not decide): "
+            + "; ".join(paired)
+            + ".",
+        ]
     e11 = _by_claim(entries, "E11-multiplication")
     if e11 and "majority_baseline" in e11[0]["details"]:
         mb = e11[0]["details"]["majority_baseline"]
