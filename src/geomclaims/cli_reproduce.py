@@ -20,25 +20,18 @@ from geomclaims.claims import ClaimCase, load_all
 from geomclaims.cli_common import CliError, Exit, emit_json, say, seed_offset
 
 
-def _root(case: ClaimCase, by_id: dict[str, ClaimCase]) -> str:
-    claim_id, seen = case.claim.id, set()
-    while claim_id in by_id and by_id[claim_id].claim.same_measurement_as and claim_id not in seen:
-        seen.add(claim_id)
-        claim_id = by_id[claim_id].claim.same_measurement_as  # type: ignore[assignment]
-    return claim_id
-
-
-def _suffix(case: ClaimCase) -> str:
-    return case.case_id[len(case.claim.id) :]
-
-
 def measurement_cases(case: ClaimCase, cases: list[ClaimCase]) -> list[ClaimCase]:
     """``case`` and the cases that may read its measurement (same paper, root claim and parameters); which of them
     really share it (identical samples) ``measurements.judge_measurements`` decides once they are judged."""
+    from geomclaims.measurements import case_suffix, root_claim
+
     paper = [c for c in cases if c.claim.paper == case.claim.paper]
-    first = {c.claim.id: c for c in reversed(paper)}
-    root = _root(case, first)
-    return [c for c in paper if _root(c, first) == root and _suffix(c) == _suffix(case)]
+    parent = {(c.claim.paper, c.claim.id): c.claim.same_measurement_as for c in paper}
+
+    def key(c: ClaimCase) -> tuple[str, str]:
+        return root_claim(c.claim.paper, c.claim.id, parent), case_suffix(c.case_id, c.claim.id)
+
+    return [c for c in paper if key(c) == key(case)]
 
 
 def _find_case(case_id: str, papers: Any) -> ClaimCase:

@@ -26,7 +26,8 @@ from geomclaims.decision import decide, resample_verdicts, strongest
 JUDGED = frozenset(v.value for v in Verdict if v not in (Verdict.UNTESTABLE, Verdict.NOT_RUN))
 
 
-def _root(paper: str, cid: str, parent: dict[tuple[str, str], str | None]) -> str:
+def root_claim(paper: str, cid: str, parent: dict[tuple[str, str], str | None]) -> str:
+    """The claim at the end of ``cid``'s ``same_measurement_as`` chain (``parent``: (paper, claim id) -> its link)."""
     seen: set[str] = set()
     while parent.get((paper, cid)) and cid not in seen:
         seen.add(cid)
@@ -34,9 +35,9 @@ def _root(paper: str, cid: str, parent: dict[tuple[str, str], str | None]) -> st
     return cid
 
 
-def _suffix(entry: dict[str, Any]) -> str:
-    case_id = str(entry["id"])
-    return case_id[len(entry["claim_id"]) :] if case_id.startswith(str(entry["claim_id"])) else case_id
+def case_suffix(case_id: str, claim_id: str) -> str:
+    """The parameter part of a case id (``[W_Q]`` of ``E1-x[W_Q]``); the whole id if it does not start with the claim's."""
+    return case_id[len(claim_id) :] if case_id.startswith(claim_id) else case_id
 
 
 def measurement_keys(entries: Iterable[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
@@ -48,9 +49,9 @@ def measurement_keys(entries: Iterable[dict[str, Any]]) -> dict[str, tuple[Any, 
         m = e.get("measured") or {}
         keys[e["id"]] = (
             e["paper"],
-            _root(e["paper"], e["claim_id"], parent),
+            root_claim(e["paper"], e["claim_id"], parent),
             e.get("metric"),
-            _suffix(e),
+            case_suffix(str(e["id"]), str(e["claim_id"])),
             tuple(m.get("samples") or ()),
         )
     return keys
