@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from geomclaims.registry import report_section
-from geomclaims.report_md import figure, table
+from geomclaims.report_md import figure, fmt, table
 
 MATRICES = ("W_Q", "W_K", "W_V", "W_O")
 E1_VARIANTS = (
@@ -195,10 +195,6 @@ def _accuracy_figure(entries: list[dict[str, Any]], fig_dir: Path) -> str | None
     return _save(fig, fig_dir, "execution_accuracy.png")
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.3g}" if isinstance(x, int | float) else "-"
-
-
 def _tables(entries: list[dict[str, Any]]) -> list[str]:
     """E1 against the paper's three readings; E11 majority-class baselines. (Each case's measurement, controls and
     preconditions are in the report's claim details, so they are not repeated here.)"""
@@ -211,10 +207,10 @@ def _tables(entries: list[dict[str, Any]]) -> list[str]:
             rows.append(
                 [
                     e["params"].get("matrix", "-"),
-                    _fmt(r["median"]),
-                    _fmt(r["fig1_caption_3_5"]),
-                    _fmt(r["text_3_4"]),
-                    _fmt(r["other_caption_2_3"]),
+                    fmt(r["median"]),
+                    fmt(r["fig1_caption_3_5"]),
+                    fmt(r["text_3_4"]),
+                    fmt(r["other_caption_2_3"]),
                 ]
             )
         out += [
