@@ -19,6 +19,7 @@ from geomclaims.studies.execution import experiment as X
 from geomclaims.studies.execution import sae as S
 from geomclaims.studies.execution.profiles import (
     MAIN_VARIANT,
+    OVERLAP_VARIANT,
     PROFILE_SETTINGS,
     SGD_VARIANT,
     VARIANTS,
@@ -37,10 +38,12 @@ def _traj(k: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
 
 
 def fake_result(
-    dims: dict[str, int], acc: list[float], seed: int = 0, entropy_end: float = 0.5
+    dims: dict[str, int], acc: list[float], seed: int = 0, entropy_end: float = 0.5, mlp: bool = False
 ) -> dict[str, Any]:
+    """A synthetic run; ``mlp`` adds W_in / W_out trajectories (rank ``dims.get(type, 6)``) as an MLP model records."""
     rng = np.random.default_rng(seed)
-    names = [f"L{layer}_{t}" for layer in range(2) for t in A.MATRIX_TYPES]
+    types = (*A.MATRIX_TYPES, "W_in", "W_out") if mlp else A.MATRIX_TYPES
+    names = [f"L{layer}_{t}" for layer in range(2) for t in types]
     res: dict[str, Any] = {
         "seeds": np.arange(E),
         "matrices": names,
@@ -49,7 +52,7 @@ def fake_result(
         "acc": np.broadcast_to(np.asarray(acc, dtype=float), (E, S_, len(M_VALUES))).copy(),
     }
     for n in names:
-        res[f"snap/{n}"] = np.stack([_traj(dims[n.split("_", 1)[1]], rng) for _ in range(E)])
+        res[f"snap/{n}"] = np.stack([_traj(dims.get(n.split("_", 1)[1], 6), rng) for _ in range(E)])
     ent = np.ones((E, S_, 2))
     ent[:, -1, :] = entropy_end
     res["entropy"] = ent
@@ -129,12 +132,13 @@ def test_mlp_and_mul_directions() -> None:
     ctx = FakeCtx(
         {
             "main": fake_result(LOW, LEARNED),
-            "mlp": fake_result(HIGH, [1.0, 1.0, 0.5, 0.4], seed=2),
+            "mlp": fake_result(HIGH, [1.0, 1.0, 0.5, 0.4], seed=2, mlp=True),
             "mul": fake_result(HIGH, LEARNED, seed=3),
         }
     )
     d = X.trajectory_evidence(case("mlp_minus_attn", "seeds_ci", measure="r90"), ctx)
     assert np.all(np.asarray(d.measured) > 1)  # mlp minus attention, not the reverse
+    assert np.all(np.isfinite(d.details["mlp_matrices_r90"]))
     assert d.details["wilcoxon"] == {
         "p": pytest.approx(0.125),
         "alternative": "greater",
@@ -204,6 +208,50 @@ def test_curriculum_stage_ends_need_a_snapshot_there() -> None:
     assert X.curriculum_stage_ends(np.arange(13) * 10, 4) == [3, 6, 9, 12]
     with pytest.raises(ValueError, match="stage 1"):
         X.curriculum_stage_ends(np.array([0, 7, 14, 21]), 4)
+
+
+def _with_commutators(res: dict[str, Any], late_over_early: float) -> dict[str, Any]:
+    """``res`` plus commutator norms whose late-half median is ``late_over_early`` x the early half's, per member."""
+    steps = np.array([0, 10, 20, 30, 40])
+    early = 1.0 + 0.01 * np.arange(E)[:, None]
+    res = dict(res, comm_steps=steps, comm_D=np.ones((E, steps.size)))
+    res["comm_norm"] = np.concatenate(
+        [np.full((E, 1), 9.0), np.repeat(early, 2, 1), np.repeat(early * late_over_early, 2, 1)], axis=1
+    )
+    return res
+
+
+@pytest.mark.parametrize(("shuffled_ratio", "beats"), [(0.1, True), (1.0, False)])
+def test_e6_shuffled_null_reads_the_shuffled_twin(shuffled_ratio: float, beats: bool) -> None:
+    """E6's control: the shuffled-label twin's persistence; it fails (null as persistent) or passes by the input."""
+    main = _with_commutators(fake_result(LOW, LEARNED), 1.0)
+    shuf = _with_commutators(fake_result(HIGH, CHANCE, seed=1), shuffled_ratio)
+    ctx = FakeCtx({"main": main, "shuffled": shuf})
+    ev = X.commutator_evidence(case("commutator_persistence", "shuffled_labels", ">="), ctx)
+    assert np.allclose(ev.measured, 1.0) and np.allclose(ev.null, shuffled_ratio)
+    assert bool(np.min(ev.measured) > np.max(ev.null)) is beats
+    assert ev.details["shuffled_labels_persistence"] == pytest.approx([shuffled_ratio] * E)
+    # The shuffled twin was asked for with commutators on (the same checkpoints as the main run).
+    shuf_cfgs = [c for c in ctx.configs if c["labels"] == "shuffled"]
+    assert shuf_cfgs and all(c["n_commutators"] == ctx.settings["n_commutators"] for c in shuf_cfgs)
+    assert all(c["sae"] is None for c in shuf_cfgs)
+    # Without the null the claim has no null samples.
+    assert X.commutator_evidence(case("commutator_persistence", None, ">="), ctx).null is None
+
+
+def test_sgd_variant_has_a_shuffled_twin_and_other_variants_do_not() -> None:
+    ctx = FakeCtx({"main": fake_result(LOW, LEARNED), "shuffled": fake_result(HIGH, CHANCE, seed=1)})
+    c = case("r90", "shuffled_labels", "between", matrix="W_Q")
+    c.claim.variant = SGD_VARIANT
+    ev = X.trajectory_evidence(c, ctx)
+    assert np.median(ev.null) > np.median(ev.measured)  # the twin's high-rank trajectories are the null
+    assert {(cfg["variant"], cfg["labels"]) for cfg in ctx.configs} == {
+        (SGD_VARIANT, "true"),
+        (SGD_VARIANT, "shuffled"),
+    }
+    c.claim.variant = OVERLAP_VARIANT
+    with pytest.raises(ValueError, match="shuffled_labels' exists only for variants"):
+        X.trajectory_evidence(c, ctx)
 
 
 def test_commutator_persistence_skips_step_zero() -> None:
@@ -380,7 +428,7 @@ def test_ordering_evidence_reports_the_wilcoxon_of_its_own_differences() -> None
         {
             "main": fake_result(HIGH_QK, LEARNED),
             "shuffled": fake_result(HIGH_VO, CHANCE, seed=1),
-            "mlp": fake_result(HIGH, [1.0, 1.0, 0.5, 0.4], seed=2),
+            "mlp": fake_result(HIGH, [1.0, 1.0, 0.5, 0.4], seed=2, mlp=True),
         }
     )
     ev = X.trajectory_evidence(case("qk_minus_vo", "seeds_ci", measure="r90"), ctx)
@@ -399,7 +447,7 @@ def test_ordering_runs_use_ordering_seeds_and_others_keep_seeds() -> None:
         {
             "main": fake_result(HIGH_QK, LEARNED),
             "shuffled": fake_result(HIGH_VO, CHANCE, seed=1),
-            "mlp": fake_result(HIGH, LEARNED, seed=2),
+            "mlp": fake_result(HIGH, LEARNED, seed=2, mlp=True),
             "mul": fake_result(HIGH, LEARNED, seed=3),
             "curriculum": fake_result(LOW, LEARNED),
         }
@@ -451,13 +499,40 @@ def test_sgd_variant_config() -> None:
     ci = PROFILE_SETTINGS["ci"]
     sgd = train_config(ci, SGD_VARIANT, "cpu")
     main = train_config(ci, MAIN_VARIANT, "cpu")
-    assert sgd["optim"] == {"name": "sgd", "lr": 0.1, "batch": 64, "weight_decay": 0.0, "steps": ci["steps"]}
+    # A side run (its claims need m <= 2 learned): side_steps, a budget below the main run's steps.
+    assert sgd["optim"] == {
+        "name": "sgd",
+        "lr": 0.1,
+        "batch": 64,
+        "weight_decay": 0.0,
+        "steps": ci["side_steps"],
+    }
+    assert ci["side_steps"] < ci["steps"] and main["optim"]["steps"] == ci["steps"]
     assert VARIANTS[SGD_VARIANT]["optim"]["name"] == "sgd"
     # Only the optimizer differs from the main variant; it keeps the 4 `seeds`, not the ordering seeds.
     assert {k: v for k, v in sgd.items() if k not in ("optim", "variant")} == {
         k: v for k, v in main.items() if k not in ("optim", "variant")
     }
     assert sgd["seeds"] == ci["seeds"] and len(ci["ordering_seeds"]) >= 8
+
+
+def test_side_runs_are_the_m_le_2_runs_and_pairs_stay_step_matched() -> None:
+    ci = PROFILE_SETTINGS["ci"]
+    steps = {
+        "main": train_config(ci, MAIN_VARIANT, "cpu"),
+        "shuffled": train_config(ci, MAIN_VARIANT, "cpu", labels="shuffled"),
+        "mlp": train_config(ci, MAIN_VARIANT, "cpu", mlp=True),
+        "curriculum": train_config(ci, MAIN_VARIANT, "cpu", schedule="curriculum"),
+        "twin": train_config(ci, MAIN_VARIANT, "cpu", seeds=[100], init_seeds=[0]),
+        "add7": train_config(ci, MAIN_VARIANT, "cpu", C=7),
+        "mul7": train_config(ci, MAIN_VARIANT, "cpu", C=7, op="mul"),
+        "sgd": train_config(ci, SGD_VARIANT, "cpu"),
+        "sgd_shuffled": train_config(ci, SGD_VARIANT, "cpu", labels="shuffled"),
+        "overlap": train_config(ci, OVERLAP_VARIANT, "cpu"),
+    }
+    got = {k: v["optim"]["steps"] for k, v in steps.items()}
+    long = {"main", "shuffled", "mlp", "curriculum", "twin"}
+    assert got == {k: ci["steps"] if k in long else ci["side_steps"] for k in steps}
 
 
 def _sae_result(drop: float, drop_all: float) -> dict[str, Any]:
@@ -536,3 +611,15 @@ def test_report_lists_e1_paper_readings() -> None:
     text = "\n".join(R._tables([entry]))
     row = next(line for line in text.splitlines() if line.startswith("| W_Q"))
     assert [c.strip() for c in row.strip("|").split("|")] == ["W_Q", "4", "1", "0.5", "0"]
+
+
+def test_all_attention_pools_every_attention_matrix_and_unknown_types_fail() -> None:
+    res = fake_result({"W_Q": 2, "W_K": 2, "W_V": 6, "W_O": 6}, LEARNED)
+    assert A.layers_of(res, A.ALL_ATTENTION) == list(res["matrices"])
+    pooled = A.per_member(res, A.ALL_ATTENTION, "r90")
+    by_type = np.mean([A.per_member(res, t, "r90") for t in A.MATRIX_TYPES], axis=0)
+    # Equal layer counts per type: the pooled mean is the mean of the types.
+    assert np.allclose(pooled, by_type)
+    assert A.null_per_member(res, A.ALL_ATTENTION, "r90", 2).shape == (E * 2,)
+    with pytest.raises(ValueError, match="no recorded matrix of type 'W_in'"):
+        A.layers_of(res, "W_in")

@@ -34,6 +34,35 @@ def test_shapes_and_cache(mlp: bool) -> None:
     again = model(resid=cache["resid1"], start_layer=1)
     torch.testing.assert_close(again, logits)
     assert torch.allclose(cache["attn1"].sum(-1), torch.ones(()))
+    assert cache["attn1"].shape == (3, 8, 2, 1, SPEC.T)  # the last layer computes the query position only
+
+
+def _full_forward(model: EnsembleTransformer, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every layer over every position (no query-only shortcut): logits and the last layer's final attention row."""
+    x = model.embed(tokens)
+    for layer in range(model.spec.layers):
+        out, attn = model.attention(layer, x, last_query_only=False)
+        x = x + out
+        if model.spec.mlp:
+            x = x + model.mlp(layer, x)
+    return model.readout(x), attn[..., -1:, :]
+
+
+@pytest.mark.parametrize("mlp", [False, True])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_last_layer_query_only_equals_the_full_forward(mlp: bool, layers: int) -> None:
+    model = _model(mlp, [0, 1], layers=layers)
+    tokens = torch.as_tensor(sample(SPEC, data_rng(3), 16).tokens)
+    cache: dict[str, torch.Tensor] = {}
+    logits = model(tokens, cache=cache)
+    full_logits, full_row = _full_forward(model, tokens)
+    torch.testing.assert_close(logits, full_logits, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(cache[f"attn{layers - 1}"], full_row, rtol=1e-5, atol=1e-6)
+    # Gradients agree too (training uses the shortcut).
+    g_short = torch.autograd.grad(logits.square().sum(), list(model.parameters()))
+    g_full = torch.autograd.grad(_full_forward(model, tokens)[0].square().sum(), list(model.parameters()))
+    for a, b in zip(g_short, g_full, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("mlp", [False, True])

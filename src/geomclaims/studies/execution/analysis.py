@@ -28,9 +28,17 @@ MATRIX_TYPES = ("W_Q", "W_K", "W_V", "W_O")
 EARLY_FRACTION = 0.25  # paper E Sec. 4.1: collapse "within the first 20-30% of training steps"
 
 
+ALL_ATTENTION = "attention"  # pseudo matrix type: every attention matrix (all four types, every layer)
+
+
 def layers_of(result: Mapping[str, Any], mtype: str) -> list[str]:
-    """Names ``L{l}_{mtype}`` of one matrix type across layers, in layer order."""
-    return [n for n in result["matrices"] if str(n).endswith("_" + mtype)]
+    """Names ``L{l}_{mtype}`` of one matrix type across layers, in layer order; ``ALL_ATTENTION``: every attention
+    matrix (types in MATRIX_TYPES order within each layer). A type with no recorded matrix is an error."""
+    types = MATRIX_TYPES if mtype == ALL_ATTENTION else (mtype,)
+    names = [n for n in result["matrices"] if any(str(n).endswith("_" + t) for t in types)]
+    if not names:
+        raise ValueError(f"no recorded matrix of type {mtype!r} among {list(result['matrices'])}")
+    return names
 
 
 def trajectory(result: Mapping[str, Any], name: str, member: int) -> np.ndarray:

@@ -17,9 +17,12 @@ from scipy import stats
 from geomclaims.claims import ClaimCase
 from geomclaims.registry import Evidence, RunContext, Untestable, evidence
 from geomclaims.studies.execution import analysis as A
-from geomclaims.studies.execution.profiles import MAIN_VARIANT, train_config
+from geomclaims.studies.execution.profiles import MAIN_VARIANT, SGD_VARIANT, train_config
 from geomclaims.studies.execution.task import TaskSpec
 from geomclaims.studies.execution.train import eval_set, train_run
+
+# Variants trained a second time on shuffled labels (the "nothing to learn" control of their trajectory claims).
+SHUFFLED_TWIN_VARIANTS = frozenset({MAIN_VARIANT, SGD_VARIANT})
 
 
 def uses_ordering_seeds(variant: str, mods: Mapping[str, Any]) -> bool:
@@ -38,13 +41,15 @@ def uses_ordering_seeds(variant: str, mods: Mapping[str, Any]) -> bool:
 
 
 def _run(ctx: RunContext, variant: str = MAIN_VARIANT, **mods: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(config, result) of one ensemble run; the main variant's run always records commutators (one cache entry)."""
-    if variant == MAIN_VARIANT and not any(
-        mods.get(k) for k in ("mlp", "labels", "init_seeds", "seeds", "C")
-    ):
+    """(config, result) of one ensemble run; the main variant's run always records commutators (one cache entry).
+
+    Its shuffled-label twin records them too: E6's control (issue 22 item 8), the same persistence read off a run
+    with nothing to learn.
+    """
+    if variant == MAIN_VARIANT and not any(mods.get(k) for k in ("mlp", "init_seeds", "seeds", "C")):
         if mods.get("schedule", "mixed") == "mixed" and mods.get("op", "add") == "add":
             mods["commutators"] = True
-            mods["sae"] = True
+            mods["sae"] = mods.get("labels", "true") == "true"
     if uses_ordering_seeds(variant, mods):
         mods["seeds"] = [int(s) for s in ctx.settings["ordering_seeds"]]
     cfg = train_config(ctx.settings, variant, ctx.device, **mods)
@@ -157,11 +162,12 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     details: dict[str, Any] = acc_curves(res)
 
     def shuffled_run() -> Mapping[str, Any]:
-        # Only the main variant has a shuffled-label twin; asking for it elsewhere is a claims-file error.
-        if variant != MAIN_VARIANT:
+        # Only the main and SGD variants have shuffled-label twins (the SGD one is the optimizer comparison's
+        # control, issue 22 item 7); asking for one elsewhere is a claims-file error.
+        if variant not in SHUFFLED_TWIN_VARIANTS:
             raise ValueError(
-                f"claim {case.claim.id}: null 'shuffled_labels' exists only for variant {MAIN_VARIANT}, "
-                f"not {variant!r}"
+                f"claim {case.claim.id}: null 'shuffled_labels' exists only for variants "
+                f"{sorted(SHUFFLED_TWIN_VARIANTS)}, not {variant!r}"
             )
         _, shuf = _run(ctx, variant, labels="shuffled")
         notes.append(_acc_note(variant + " + shuffled labels", shuf))
@@ -183,7 +189,7 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
                 null = walk
             else:
                 raise ValueError(f"claim {case.claim.id}: unsupported null {null_name!r} for metric {metric}")
-            if variant == MAIN_VARIANT:
+            if variant in SHUFFLED_TWIN_VARIANTS:
                 details["shuffled_labels_" + metric] = A.per_member(shuffled_run(), mtype, metric).tolist()
             return _ev(measured, null, details=details, notes=notes, preconditions=pre)
         except A.EarlyWindowTooShort as exc:
@@ -461,7 +467,13 @@ def commutator_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     if case.claim.metric == "commutator_persistence":
         measured = commutator_persistence(steps, norms)
         details["D_persistence"] = commutator_persistence(steps, np.asarray(res["comm_D"])).tolist()
-        return _ev(measured, None, details=details, notes=notes, preconditions=pre)
+        null = None
+        if case.claim.null is not None and case.claim.null.name == "shuffled_labels":
+            _, shuf = _run(ctx, variant, labels="shuffled")
+            null = commutator_persistence(np.asarray(shuf["comm_steps"]), np.asarray(shuf["comm_norm"]))
+            details["shuffled_labels_persistence"] = null.tolist()
+            notes.append(_acc_note(variant + " + shuffled labels", shuf))
+        return _ev(measured, null, details=details, notes=notes, preconditions=pre)
     if case.claim.metric in ("perpendicular_share", "rho_trend", "rho_commutator_minus_gradient"):
         mtype = case.params["matrix"]
         draws = 50

@@ -95,18 +95,31 @@ class EnsembleTransformer(nn.Module):
         x = torch.gather(tok, 1, idx).reshape(*tokens.shape, -1)
         return x + self.params["pos_emb"][:, None, : tokens.shape[-1]]
 
-    def attention(self, layer: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attention block output [E,B,T,d] and probabilities [E,B,H,T,T] for residual ``x``."""
+    def attention(
+        self, layer: int, x: torch.Tensor, last_query_only: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention block output [E,B,Tq,d] and probabilities [E,B,H,Tq,T] for residual ``x`` [E,B,T,d].
+
+        ``Tq`` is T, or 1 with ``last_query_only``: only the final (query) position attends, which is all the
+        last layer's readout needs (the causal mask makes the final row identical to the full computation's).
+        """
         P, H = self.params, self.spec.heads
         E, B, T, d = x.shape
         dh = d // H
         xn = F.layer_norm(x, (d,))
-        q, k, v = (torch.einsum("ebtd,edf->ebtf", xn, P[f"L{layer}_{n}"]) for n in ("W_Q", "W_K", "W_V"))
-        q, k, v = (t.reshape(E, B, T, H, dh).transpose(2, 3) for t in (q, k, v))  # [E,B,H,T,dh]
+        xq = xn[:, :, -1:] if last_query_only else xn
+        Tq = xq.shape[2]
+        q = torch.einsum("ebtd,edf->ebtf", xq, P[f"L{layer}_W_Q"]).reshape(E, B, Tq, H, dh).transpose(2, 3)
+        k, v = (
+            torch.einsum("ebtd,edf->ebtf", xn, P[f"L{layer}_{n}"]).reshape(E, B, T, H, dh).transpose(2, 3)
+            for n in ("W_K", "W_V")
+        )  # [E,B,H,T,dh]
         scores = q @ k.transpose(-1, -2) / math.sqrt(dh)
-        mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-        attn = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-        z = (attn @ v).transpose(2, 3).reshape(E, B, T, d)
+        if not last_query_only:
+            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            scores = scores.masked_fill(~mask, float("-inf"))
+        attn = scores.softmax(dim=-1)
+        z = (attn @ v).transpose(2, 3).reshape(E, B, Tq, d)
         return torch.einsum("ebtd,edf->ebtf", z, P[f"L{layer}_W_O"]), attn
 
     def mlp(self, layer: int, x: torch.Tensor) -> torch.Tensor:
@@ -119,8 +132,8 @@ class EnsembleTransformer(nn.Module):
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         """Logits [E, B, C] from the final residual stream at the query (last) position."""
-        last = F.layer_norm(x[:, :, -1], (x.shape[-1],))
-        return torch.einsum("ebd,edc->ebc", last, self.params["W_U"])
+        final = F.layer_norm(x[:, :, -1], (x.shape[-1],))
+        return torch.einsum("ebd,edc->ebc", final, self.params["W_U"])
 
     def forward(
         self,
@@ -134,18 +147,22 @@ class EnsembleTransformer(nn.Module):
 
         Either ``tokens`` (start at the embedding) or ``resid`` (the residual stream entering ``start_layer``,
         e.g. an SAE-edited one) must be given; the forward pass then re-runs every later layer. When ``cache`` is
-        a dict it receives ``resid{l}`` (stream entering layer l; ``resid{L}`` is the final stream) and ``attn{l}``.
+        a dict it receives ``resid{l}`` (stream entering layer l), ``attn{l}`` (probabilities [E,B,H,Tq,T]) and
+        ``resid{L}``. The last layer computes the final (query) position only, so ``attn{L-1}`` has Tq = 1 and
+        ``resid{L}`` holds that position alone; earlier layers keep every position (later positions' keys need them).
         """
         if (tokens is None) == (resid is None):
             raise ValueError("give exactly one of tokens or resid")
         x = self.embed(tokens) if resid is None else resid
+        last = self.spec.layers - 1
         for layer in range(start_layer, self.spec.layers):
             if cache is not None:
                 cache[f"resid{layer}"] = x
-            out, attn = self.attention(layer, x)
+            # The readout reads only the final position, so the last layer computes that position alone.
+            out, attn = self.attention(layer, x, last_query_only=layer == last)
             if cache is not None:
                 cache[f"attn{layer}"] = attn
-            x = x + out
+            x = (x[:, :, -1:] if layer == last else x) + out
             if self.spec.mlp:
                 x = x + self.mlp(layer, x)
         if cache is not None:
