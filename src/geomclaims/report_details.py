@@ -210,6 +210,12 @@ def claim_bullet(group: dict[str, Any]) -> str:
     not_run = len(group["measurements"]) - len(judged)
     if not_run:
         text += f" ({not_run} not run: see the notes)"
+    # Why the claims file expects the verdicts other than replicated: in the claim's own line (it explains this
+    # claim), each distinct reason once.
+    expected = [e.get("expected_reason") or "" for e in cases if e["verdict"] not in ("replicated", "verified")]
+    expected = list(dict.fromkeys(r.strip() for r in expected if r.strip()))
+    if expected:
+        text += " *Why this verdict is expected:* " + " / ".join(escape(r) for r in expected)
     # One line: YAML folded strings (a `why` of a precondition, a reason) end in a newline that would split the bullet.
     return " ".join(text.split())
 
@@ -231,10 +237,6 @@ def details_lines(
     out += _notes_block(
         "Causes of the verdicts other than replicated (one line per cause; … = the value that differs between cases)",
         group_notes([(e, _cause(e)) for e in pending], max_varying=None),
-    )
-    out += _notes_block(
-        "Why we expect these verdicts",
-        group_notes([(e, e.get("expected_reason") or "") for e in pending]),
     )
     out += _notes_block("Notes", group_notes([(e, n) for e in entries for n in e.get("notes") or []]))
     if section is not None:
