@@ -212,7 +212,9 @@ def claim_bullet(group: dict[str, Any]) -> str:
         text += f" ({not_run} not run: see the notes)"
     # Why the claims file expects the verdicts other than replicated: in the claim's own line (it explains this
     # claim), each distinct reason once.
-    expected = [e.get("expected_reason") or "" for e in cases if e["verdict"] not in ("replicated", "verified")]
+    expected = [
+        e.get("expected_reason") or "" for e in cases if e["verdict"] not in ("replicated", "verified")
+    ]
     expected = list(dict.fromkeys(r.strip() for r in expected if r.strip()))
     if expected:
         text += " *Why this verdict is expected:* " + " / ".join(escape(r) for r in expected)
