@@ -380,7 +380,7 @@ def _keep_glibc_trim_default() -> None:
 
     Dask sets it to 64 KiB so idle workers hand memory back to the OS. For training loops that allocate and free
     multi-MB tensors every step it makes glibc return and re-fault those pages on every step: measured on one
-    signature toy job, 0.18 s vs 0.10 s per step, 6 s vs 0.5 s of system time per 100 steps (and a 2-worker run
+    small toy-model training job, 0.18 s vs 0.10 s per step, 6 s vs 0.5 s of system time per 100 steps (and a 2-worker run
     slower than the serial one). Without it glibc's own (adaptive) threshold applies, as in the serial path.
     """
     import dask

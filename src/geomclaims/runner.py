@@ -73,7 +73,7 @@ class Session:
     progress: bool = True
     threads: int = 1  # torch/BLAS threads of every experiment job (serial or on a worker)
     seed_offset: int = 0  # added to every seed of the profile settings (registry.shift_seeds)
-    execution: dict[str, Any] = field(default_factory=lambda: {"executor": "serial"})
+    executor_info: dict[str, Any] = field(default_factory=lambda: {"executor": "serial"})
     entries: list[dict[str, Any]] = field(default_factory=list)
     planned: dict[str, dict[str, Any]] = field(
         default_factory=dict
@@ -147,7 +147,7 @@ class Session:
             "code_versions": {
                 study: study_code_version(study) for study in sorted({e["study"] for e in self.entries})
             },
-            "machine": {**machine_provenance(), "job_threads": int(self.threads), **self.execution},
+            "machine": {**machine_provenance(), "job_threads": int(self.threads), **self.executor_info},
             "claims": sorted(_judged(self.entries), key=lambda e: (e["paper"], natural_key(e["id"]))),
         }
 
@@ -640,7 +640,7 @@ def select_cases(
     in_scope: list[ClaimCase] = []
     out: list[ClaimCase] = []
     for pc in papers:
-        if paper and pc.paper_id != paper and PAPER_ALIASES.get(paper) != pc.paper_id:
+        if paper and pc.paper_id != paper and paper_of(paper) != pc.paper_id:
             continue
         for case in pc.cases():
             in_scope.append(case)
@@ -669,11 +669,8 @@ def _id_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern))
 
 
-PAPER_ALIASES = {
-    "S": "stratified_manifolds",
-    "P": "probability_signature",
-    "E": "execution_manifolds",
-    "stratified": "stratified_manifolds",
-    "signature": "probability_signature",
-    "execution": "execution_manifolds",
-}
+def paper_of(name: str) -> str | None:
+    """The paper id a study name or alias stands for (any case), from the study specs; None when none does."""
+    from geomclaims.plugin import paper_names
+
+    return next((pid for alias, pid in paper_names() if alias.lower() == name.lower()), None)
