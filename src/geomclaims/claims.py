@@ -7,7 +7,7 @@ per profile. Loading is strict: an unknown key, a missing field, a bad operator 
 raises :class:`ClaimFileError` naming the file, the claim id and the field.
 
 The verdict rule (``decide()``: CI-based paper condition, two-sample null comparison, verdict stability) is in
-:mod:`geomclaims.decision`; ``geomclaims.claims.decide`` and friends are re-exported lazily for old imports.
+:mod:`geomclaims.decision`, which imports this schema (never the other way round).
 
 A NaN or inf measurement raises :class:`NonFiniteEvidence`: a non-finite number never passes.
 """
@@ -751,26 +751,3 @@ def _check_unique_names(claims: Iterable[tuple[Claim, Path]]) -> None:
             raise ClaimFileError(
                 path, claim.id, "id", f"{what} {name!r} is also a case id of claim {other.id}{where}"
             )
-
-
-# Old import paths (``from geomclaims.claims import decide``) keep working; the rule lives in geomclaims.decision.
-_DECISION_NAMES = frozenset(
-    {
-        "Decision",
-        "Summary",
-        "NullSummary",
-        "decide",
-        "summarize",
-        "bootstrap_ci",
-        "aggregate",
-        "NULL_SATISFIES_FRACTION",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DECISION_NAMES:
-        from geomclaims import decision
-
-        return getattr(decision, name)
-    raise AttributeError(f"module 'geomclaims.claims' has no attribute {name!r}")

@@ -255,7 +255,7 @@ class RunContext:
         if self.planner is not None:
             self._memo[key] = self.planner.request(self, key, name, config, seed, fn)
             return self._memo[key]
-        from geomclaims.executor import failure, job_label, limit_threads
+        from geomclaims.jobs import failure, job_label, limit_threads
 
         try:
             self._memo[key] = self.store.get_or_compute(

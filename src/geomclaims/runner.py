@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from geomclaims.claims import ClaimCase, NonFiniteEvidence, Verdict
-from geomclaims.decision import Decision, decide
+from geomclaims.decision import decide
+from geomclaims.measurements import decision_entry
 from geomclaims.registry import (
     Evidence,
     NotRun,
@@ -456,33 +457,6 @@ def _undecided(verdict: Verdict, reason: str) -> dict[str, Any]:
         "explanation": f"{verdict.value.replace('_', ' ')}: {reason}",
         "details": {},
         "notes": [],
-    }
-
-
-def decision_entry(decision: Decision, null_reason: str | None = None) -> dict[str, Any]:
-    m = decision.measured
-    null = None
-    if decision.null is not None:
-        n = decision.null
-        null = {
-            "name": n.name,
-            "median": n.median,
-            "q025": n.q025,
-            "q975": n.q975,
-            "threshold": n.threshold,
-            "mwu_p": n.mwu_p,
-            "samples": list(n.samples),
-        }
-    return {
-        "verdict": decision.verdict.value,
-        "stability": decision.stability,
-        "measured": {"value": m.value, "ci": list(m.ci), "se": m.se, "n": m.n, "samples": list(m.samples)},
-        "paper_condition_met": decision.paper_condition_met,
-        "null": null,
-        "null_reason": null_reason,
-        "null_condition_met": decision.null_condition_met,
-        "null_satisfies_paper": decision.null_satisfies_paper,
-        "explanation": decision.explanation,
     }
 
 
