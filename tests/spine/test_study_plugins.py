@@ -47,7 +47,9 @@ def test_pyproject_table_discovers_the_in_tree_studies(entry_points_dir: Path):
 def test_no_table_of_papers_in_the_spine():
     """The spine's modules name no study or paper (issue 27 item 1): the specs are the only place."""
     names = {w for s in plugin.all_specs() if s.module.startswith("geomclaims.studies.") for w in s.names()}
-    spine = [p for p in (ROOT / "src" / "geomclaims").rglob("*.py") if not {"studies", "metrics"} & set(p.parts)]
+    spine = [
+        p for p in (ROOT / "src" / "geomclaims").rglob("*.py") if not {"studies", "metrics"} & set(p.parts)
+    ]
     hits = [(p.name, n) for p in spine for n in names if len(n) > 1 and n in p.read_text()]
     assert not hits
 
