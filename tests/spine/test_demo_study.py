@@ -16,6 +16,8 @@ from geomclaims import plugin
 from geomclaims.cli import main
 from geomclaims.contract import ContractError, check_study
 
+pytest_plugins = ["pytester"]
+
 DEMO = ROOT / "tests" / "fixtures" / "demo_study"
 
 
