@@ -49,7 +49,7 @@ def _run(
     t0 = time.perf_counter()
     with executor_for("serial" if workers is None else "dask", workers=workers) as ex:
         if ex is not None:
-            session.execution = ex.describe()
+            session.executor_info = ex.describe()
             ex.client.run(_import_study, study_module)
         t1 = time.perf_counter()
         out = run_cases(session, cases, ex, keep_going=True, on_entry=session.record)
@@ -70,13 +70,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--paper", default="execution", help="paper id or alias (S, P, E, stratified, ...)")
+    parser.add_argument("--paper", default="execution", help="paper id, study name or alias (any case)")
     parser.add_argument("--profile", default="smoke", choices=("smoke", "ci", "full"))
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
     from geomclaims.claims import load_all
-    from geomclaims.registry import STUDY_MODULES, load_study, study_of
+    from geomclaims.plugin import get_spec
+    from geomclaims.registry import load_study, study_of
     from geomclaims.runner import select_cases
 
     cases = select_cases(load_all().values(), paper=args.paper)
@@ -85,7 +86,7 @@ def main() -> int:
         return 2
     study = study_of(cases[0].claim.experiment)
     load_study(study)  # the serial driver imports the study before timing, like the workers' warm-up
-    module = STUDY_MODULES[study]
+    module = get_spec(study).module
     with tempfile.TemporaryDirectory(prefix="geomclaims-bench-") as tmp:
         up, t_par, r_par, mem_par = _run(args.profile, cases, Path(tmp) / "parallel", args.workers, module)
         _, t_ser, r_ser, mem_ser = _run(args.profile, cases, Path(tmp) / "serial", None, module)

@@ -7,7 +7,7 @@ per profile. Loading is strict: an unknown key, a missing field, a bad operator 
 raises :class:`ClaimFileError` naming the file, the claim id and the field.
 
 The verdict rule (``decide()``: CI-based paper condition, two-sample null comparison, verdict stability) is in
-:mod:`geomclaims.decision`; ``geomclaims.claims.decide`` and friends are re-exported lazily for old imports.
+:mod:`geomclaims.decision`, which imports this schema (never the other way round).
 
 A NaN or inf measurement raises :class:`NonFiniteEvidence`: a non-finite number never passes.
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from geomclaims.markers import CLAIM_MARKERS
+from geomclaims.markers import known_markers
 
 PROFILES: tuple[str, ...] = ("smoke", "ci", "full")
 AGGREGATES: tuple[str, ...] = ("median_over_seeds", "mean_over_seeds", "single")
@@ -560,10 +560,11 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
     markers = d.get("markers", [])
     if not isinstance(markers, list) or not all(isinstance(m, str) for m in markers):
         raise ClaimFileError(path, cid, "markers", f"expected a list of marker names, got {markers!r}")
-    unknown_markers = [m for m in markers if m not in CLAIM_MARKERS]
+    known = known_markers() if markers else {}  # only a claim that names markers needs the study specs
+    unknown_markers = [m for m in markers if m not in known]
     if unknown_markers:
         raise ClaimFileError(
-            path, cid, "markers", f"unknown marker {unknown_markers[0]!r}; known: {sorted(CLAIM_MARKERS)}"
+            path, cid, "markers", f"unknown marker {unknown_markers[0]!r}; known: {sorted(known)}"
         )
     variant = d.get("variant")
     if variant is not None:
@@ -672,11 +673,15 @@ def claims_dir() -> Path:
 
 
 def load_all(directory: str | Path | None = None) -> dict[str, PaperClaims]:
-    """Every ``*.yaml`` in the claims directory, keyed by paper id."""
-    directory = Path(directory) if directory else claims_dir()
-    if not directory.is_dir():
+    """Every claims file, keyed by paper id: the ``*.yaml`` of ``directory`` when given; by default those of the
+    project's ``claims/`` directory plus the claims file each installed study plugin ships (:func:`plugin_claims`)."""
+    explicit = directory is not None and str(directory) != ""
+    directory = Path(directory) if explicit else claims_dir()
+    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    if not explicit:
+        files += [p for p in plugin_claims() if p.resolve() not in {f.resolve() for f in files}]
+    if not directory.is_dir() and not files:
         raise ClaimFileError(directory, None, None, "claims directory not found")
-    files = sorted(directory.glob("*.yaml"))
     if not files:
         raise ClaimFileError(directory, None, None, "no claims files (*.yaml) in this directory")
     papers: dict[str, PaperClaims] = {}
@@ -689,6 +694,26 @@ def load_all(directory: str | Path | None = None) -> dict[str, PaperClaims]:
         papers[pc.paper_id] = pc
     _check_unique_names((c, pc.path) for pc in papers.values() for c in pc.claims)
     return papers
+
+
+def plugin_claims() -> list[Path]:
+    """The claims files the study specs name. A relative path (an in-tree study) belongs to the project root and is
+    skipped when that checkout lacks it (a project may hold a subset of the papers); an absolute path (an installed
+    plugin's own file) that does not exist is an error naming the study."""
+    from geomclaims.paths import project_root
+    from geomclaims.plugin import all_specs
+
+    out = []
+    for spec in all_specs():
+        path = spec.claims_path(project_root())
+        if path is None or (not path.exists() and not Path(spec.claims or "").is_absolute()):
+            continue
+        if not path.is_file():
+            raise ClaimFileError(
+                path, None, None, f"claims file of study {spec.name!r} ({spec.source}) not found"
+            )
+        out.append(path)
+    return out
 
 
 def _claim_names(claim: Claim, path: Path) -> list[str]:
@@ -726,26 +751,3 @@ def _check_unique_names(claims: Iterable[tuple[Claim, Path]]) -> None:
             raise ClaimFileError(
                 path, claim.id, "id", f"{what} {name!r} is also a case id of claim {other.id}{where}"
             )
-
-
-# Old import paths (``from geomclaims.claims import decide``) keep working; the rule lives in geomclaims.decision.
-_DECISION_NAMES = frozenset(
-    {
-        "Decision",
-        "Summary",
-        "NullSummary",
-        "decide",
-        "summarize",
-        "bootstrap_ci",
-        "aggregate",
-        "NULL_SATISFIES_FRACTION",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DECISION_NAMES:
-        from geomclaims import decision
-
-        return getattr(decision, name)
-    raise AttributeError(f"module 'geomclaims.claims' has no attribute {name!r}")

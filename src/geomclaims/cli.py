@@ -1,4 +1,4 @@
-"""Command line: ``geomclaims list | fetch | resources | run | reproduce | report | gate``.
+"""Command line: ``geomclaims list | fetch | resources | run | reproduce | report | gate | new-study | check-study``.
 
 geomclaims list [--paper P] [--results FILE] [--verdict V] [--json]
                                                   the claims registry (or a results file's cases) as a table
@@ -16,8 +16,10 @@ geomclaims reproduce CASE_ID [--profile ci] [--results FILE] [--json]
 geomclaims report RESULTS_JSON [--out DIR]        re-render a report from a results file
 geomclaims gate RESULTS_JSON [--baseline PATH] [--regen] [--json]
                                                   compare with the committed baseline (exit 1 on a flip/drift)
+geomclaims new-study NAME [--dir DIR]             scaffold an installable study package (docs/ADD_A_PAPER.md)
+geomclaims check-study [NAME ...]                 run the study contract (geomclaims.contract) on registered studies
 
-Paper names and aliases are case-insensitive (S, p, execution, ...). --json prints one JSON document on stdout and
+Paper ids, study names and their aliases (each study's spec) are case-insensitive. --json prints one JSON document on stdout and
 sends the human text to stderr.
 """
 
@@ -33,6 +35,8 @@ from geomclaims.cli_common import CliError, Exit, emit_json, exit_code_table, po
 from geomclaims.cli_list import add_list_parser
 from geomclaims.cli_reproduce import add_reproduce_parser
 from geomclaims.cli_run import cmd_run
+from geomclaims.cli_study import add_study_parsers
+from geomclaims.plugin import PluginError
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -117,10 +121,10 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return Exit.OK if outcome.ok else Exit.ERROR
 
 
-def add_execution_options(p: argparse.ArgumentParser) -> None:
+def add_executor_options(p: argparse.ArgumentParser) -> None:
     from geomclaims.executor import EXECUTORS, default_workers
 
-    g = p.add_argument_group("execution (experiment jobs on Dask workers)")
+    g = p.add_argument_group("executor (experiment jobs on Dask workers)")
     g.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -186,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--profile", choices=PROFILES, default="ci")
-    p.add_argument("--paper", help="paper id or alias, any case (S, P, E, execution, ...)")
+    p.add_argument("--paper", help="paper id, study name or alias, any case")
     p.add_argument(
         "--claim",
         nargs="+",
@@ -204,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Recording errors and going on is the default now; the flag is accepted so older scripts keep working.
     p.add_argument("--keep-going", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout (exit code included)")
-    add_execution_options(p)
+    add_executor_options(p)
     p.set_defaults(func=cmd_run)
 
     add_reproduce_parser(sub, PROFILES)
@@ -225,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regen", action="store_true", help="rewrite the baseline from RESULTS")
     p.add_argument("--json", action="store_true", help="print the gate's outcome as JSON on stdout")
     p.set_defaults(func=_cmd_gate)
+    add_study_parsers(sub)
     return parser
 
 
@@ -233,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CliError, ClaimFileError, FileNotFoundError, ValueError) as exc:
+    except (CliError, ClaimFileError, PluginError, FileNotFoundError, ValueError) as exc:
         print(f"geomclaims: error: {exc}", file=sys.stderr)
         return Exit.USAGE
     except KeyError as exc:  # str(KeyError) adds quotes around the message

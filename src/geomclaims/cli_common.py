@@ -43,18 +43,16 @@ class CliError(Exception):
 
 
 def _names(paper_ids: Iterable[str]) -> list[tuple[str, str]]:
-    """(name or alias as the tables spell it, paper id) for the papers given (those the claims files declare).
+    """(name or alias, paper id) for the papers given (those the claims files declare).
 
-    Aliases come from the registry's tables: the study that runs a paper (``registry.PAPER_STUDY``) and the short
-    names ``runner.PAPER_ALIASES`` gives (S, P, E); no table of paper names is kept here.
+    The names come from the study specs (``geomclaims.plugin``: each study's name and aliases); no table of paper
+    names is kept here.
     """
-    from geomclaims.registry import PAPER_STUDY
-    from geomclaims.runner import PAPER_ALIASES
+    from geomclaims.plugin import paper_names
 
     ids = set(paper_ids)
     out = [(pid, pid) for pid in sorted(ids)]
-    out += [(study, pid) for pid, study in PAPER_STUDY.items() if pid in ids]
-    out += [(alias, pid) for alias, pid in PAPER_ALIASES.items() if pid in ids]
+    out += [(name, pid) for name, pid in paper_names() if pid in ids and name != pid]
     return out
 
 

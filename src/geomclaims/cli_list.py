@@ -105,7 +105,7 @@ def _result_row(e: dict[str, Any]) -> dict[str, Any]:
 
 def add_list_parser(sub: Any, profiles: tuple[str, ...]) -> None:
     p = sub.add_parser("list", help="list claim cases (the registry, or a results file's)")
-    p.add_argument("--paper", help="paper id or alias, any case (S, P, E, execution, ...)")
+    p.add_argument("--paper", help="paper id, study name or alias, any case")
     p.add_argument(
         "--profile", choices=profiles, default="ci", help="profile whose expected verdicts to show"
     )

@@ -130,8 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             device=device,
         ) as executor:
             if executor is not None:
-                session.execution = executor.describe()
-                print(f"[geomclaims] dask: {session.execution}", file=sys.stderr)
+                session.executor_info = executor.describe()
+                print(f"[geomclaims] dask: {session.executor_info}", file=sys.stderr)
             # Recording an errored case and going on is the default; a full disk or read-only cache stops the
             # run (every later case would fail the same way), as does --fail-fast.
             outcome = run_cases(

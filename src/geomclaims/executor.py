@@ -26,8 +26,6 @@ process and in the serial in-process path alike) and the budget is part of the s
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
 import sys
@@ -39,6 +37,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from geomclaims.jobs import (  # noqa: F401  (re-exported: the executor's names before the split)
+    PASS_THROUGH,
+    ExperimentFn,
+    JobFailed,
+    _call_limited,
+    config_hash,
+    failure,
+    job_label,
+    limit_threads,
+    thread_budget,
+)
 from geomclaims.store import META_KEY, CacheCorruption, Store, canonical_json
 
 if TYPE_CHECKING:
@@ -72,31 +81,12 @@ def connect_timeout() -> float:
     return value
 
 
-# Exceptions a job may raise that keep their meaning for the case (a skip, an untestable or deferred case),
-# exactly as when the job runs in-process; any other exception becomes a JobFailed naming the job.
-PASS_THROUGH = ("Untestable", "ResourceUnavailable", "NotRun")
-
-ExperimentFn = Callable[[Mapping[str, Any], int], Mapping[str, Any]]
-
-
 class JobPending(BaseException):  # control flow (like StopIteration), not an error
     """Internal: raised by ``ctx.run`` during planning when a result is not computed yet."""
 
     def __init__(self, job: Job):
         super().__init__(job.label)
         self.job = job
-
-
-class JobFailed(RuntimeError):
-    """An experiment job raised on a worker (or the worker died); the message names the job."""
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:12]
-
-
-def job_label(study: str, name: str, config: Mapping[str, Any], seed: int) -> str:
-    return f"{study}/{name} config {config_hash(config)} seed {seed}"
 
 
 @dataclass(frozen=True)
@@ -126,31 +116,6 @@ class Job:
 # ---------------------------------------------------------------------------------------------------------------
 # running one job (worker side, and the serial path's in-process call)
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def thread_budget(threads: int) -> Iterator[None]:
-    """torch and every BLAS/OpenMP pool limited to ``threads`` (reductions may differ across thread counts)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
-    try:
-        with threadpool_limits(limits=int(threads)):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _call_limited(fn: ExperimentFn, threads: int, config: Mapping[str, Any], seed: int) -> Mapping[str, Any]:
-    with thread_budget(threads):
-        return fn(config, seed)
-
-
-def limit_threads(fn: ExperimentFn, threads: int) -> ExperimentFn:
-    """``fn`` run under :func:`thread_budget` (what the serial path hands to ``Store.get_or_compute``)."""
-    return functools.partial(_call_limited, fn, int(threads))
 
 
 def _detach(obj: Any) -> Any:
@@ -195,18 +160,6 @@ def store_result(
 
     arrays, plain = _to_arrays(result)
     return {**arrays, **json.loads(canonical_json(plain)), META_KEY: dict(prov)}
-
-
-def failure(label: str, exc: BaseException) -> BaseException:
-    """The exception a case needing job ``label`` sees: the original for skips/untestables, else a JobFailed naming
-    the job (experiment, config hash, seed)."""
-    from geomclaims.registry import Untestable
-
-    if isinstance(exc, Untestable) or type(exc).__name__ in PASS_THROUGH or isinstance(exc, JobFailed):
-        return exc
-    err = JobFailed(f"job {label} failed: {type(exc).__name__}: {exc}")
-    err.__cause__ = exc
-    return err
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -380,7 +333,7 @@ def _keep_glibc_trim_default() -> None:
 
     Dask sets it to 64 KiB so idle workers hand memory back to the OS. For training loops that allocate and free
     multi-MB tensors every step it makes glibc return and re-fault those pages on every step: measured on one
-    signature toy job, 0.18 s vs 0.10 s per step, 6 s vs 0.5 s of system time per 100 steps (and a 2-worker run
+    small toy-model training job, 0.18 s vs 0.10 s per step, 6 s vs 0.5 s of system time per 100 steps (and a 2-worker run
     slower than the serial one). Without it glibc's own (adaptive) threshold applies, as in the serial path.
     """
     import dask

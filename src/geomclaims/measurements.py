@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from geomclaims.claims import Expect, NullSpec, Verdict
-from geomclaims.decision import decide, resample_verdicts, strongest
+from geomclaims.decision import Decision, decide, resample_verdicts, strongest
 
 JUDGED = frozenset(v.value for v in Verdict if v not in (Verdict.UNTESTABLE, Verdict.NOT_RUN))
 
@@ -165,8 +165,6 @@ def rejudge_entry(entry: dict[str, Any], profile: str) -> None:
         return  # untestable / not_run / error: nothing was judged (or a precondition was unmet)
     if not isinstance(entry.get("condition"), dict):
         return  # the claims files no longer describe this case: keep its recorded judgement (the gate lists it)
-    from geomclaims.runner import decision_entry
-
     d = decide(
         entry["measured"]["samples"],
         expect_of(entry),
@@ -189,3 +187,30 @@ def rejudge(data: dict[str, Any]) -> dict[str, Any]:
         rejudge_entry(entry, str(data["profile"]))
     judge_measurements(data["claims"])
     return data
+
+
+def decision_entry(decision: Decision, null_reason: str | None = None) -> dict[str, Any]:
+    m = decision.measured
+    null = None
+    if decision.null is not None:
+        n = decision.null
+        null = {
+            "name": n.name,
+            "median": n.median,
+            "q025": n.q025,
+            "q975": n.q975,
+            "threshold": n.threshold,
+            "mwu_p": n.mwu_p,
+            "samples": list(n.samples),
+        }
+    return {
+        "verdict": decision.verdict.value,
+        "stability": decision.stability,
+        "measured": {"value": m.value, "ci": list(m.ci), "se": m.se, "n": m.n, "samples": list(m.samples)},
+        "paper_condition_met": decision.paper_condition_met,
+        "null": null,
+        "null_reason": null_reason,
+        "null_condition_met": decision.null_condition_met,
+        "null_satisfies_paper": decision.null_satisfies_paper,
+        "explanation": decision.explanation,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from geomclaims.claims import PROFILES
-from geomclaims.registry import STUDY_MODULES, study_settings
+from geomclaims.registry import study_names, study_settings
 
 DESCRIPTIONS = {
     "smoke": "seconds per study, tiny models; proves the plumbing, never judges science",
@@ -26,4 +26,4 @@ def settings(study: str, profile: str) -> dict[str, Any]:
 
 
 def all_settings(profile: str) -> dict[str, dict[str, Any]]:
-    return {study: settings(study, profile) for study in STUDY_MODULES}
+    return {study: settings(study, profile) for study in study_names()}

@@ -15,9 +15,9 @@ Options:
   --claims-force-regen               rewrite --claims-baseline from this run's results (``geomclaims gate --regen``'s
                                      code path), then fail the session, so a regenerated baseline is never silent
 
-Each claim case is one item whose name is the case id (``tests/claims/test_execution_manifolds.py::E2-...[W_K]``),
+Each claim case is one item whose name is the case id (``tests/claims/test_<paper>.py::<claim>[<params>]``),
 so ``-r`` summaries, JUnit XML and ``-k`` read case ids; ``path::test_claim[<case id>]`` still selects an item. Every
-item is marked with its paper's study (``registry.PAPER_STUDY``: ``-m execution``) and its kind
+item is marked with its study's marker (the spec's ``marker``, by default the study name: ``-m <study>``) and its kind
 (``claims.KINDS``: ``-m kind_extension``, ``-m "not kind_verified"``).
 
 Before the first test runs, every collected claim case is planned at once (``geomclaims.executor.run_cases``): all
@@ -91,21 +91,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claims(paper_id): parametrize claim_case over the claims of a paper")
-    for name, doc in CLAIM_MARKERS.items():  # the same list claims files are checked against
+    for name, doc in CLAIM_MARKERS.items():  # the generic markers claims files are checked against
         config.addinivalue_line("markers", f"{name}: {doc}")
-    for name, doc in _derived_markers().items():
+    for name, doc in _derived_markers().items():  # each study's marker (its spec) and each kind
         _register_marker(config, name, doc)
     _check_output_paths(config)
 
 
 def _derived_markers(paper_ids: tuple[str, ...] = ()) -> dict[str, str]:
-    """Markers every claim item gets: its paper's study (from the registry) and its kind (from the claims schema)."""
-    from geomclaims.registry import PAPER_STUDY
+    """Markers every claim item gets: its study's (from the study specs) and its kind (from the claims schema)."""
+    from geomclaims.plugin import all_specs
 
     out = {f"kind_{kind}": f"claims of kind {kind!r}" for kind in KINDS}
-    for pid, study in PAPER_STUDY.items():
-        if not paper_ids or pid in paper_ids:
-            out[study] = f"claims of paper {pid}"
+    for spec in all_specs():
+        if not paper_ids or spec.paper_id in paper_ids:
+            out[spec.marker] = spec.marker_doc
     return out
 
 
@@ -194,7 +194,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         ) as executor:
             if executor is None:  # one worker: the tests compute in-process, one after another
                 return
-            run.execution = executor.describe()
+            run.executor_info = executor.describe()
 
             def keep(entry: dict[str, Any]) -> None:
                 run.planned[entry["id"]] = entry
@@ -214,11 +214,12 @@ def claim_params(paper_id: str, profile: str) -> list[Any]:
     papers = load_all()
     if paper_id not in papers:
         raise pytest.UsageError(f"no claims file declares paper id {paper_id!r}; known: {sorted(papers)}")
-    from geomclaims.registry import PAPER_STUDY
+    from geomclaims.plugin import spec_for_paper
 
+    spec = spec_for_paper(paper_id)
+    derived = [spec.marker] if spec else []
     params = []
     for case in papers[paper_id].cases():
-        derived = [PAPER_STUDY[paper_id]] if paper_id in PAPER_STUDY else []
         names = dict.fromkeys([*case.claim.markers, *derived, f"kind_{case.claim.kind}"])
         marks: list[Any] = [getattr(pytest.mark, m) for m in names]
         expected = case.expected(profile)

@@ -1,6 +1,6 @@
 """The registry that connects a claim's ``experiment`` key to the study code producing its evidence.
 
-A study registers, for each experiment key it owns (``"execution/attention_only"``), an *evidence function*
+A study registers, for each experiment key it owns (``"<study>/<experiment>"``, e.g. ``"demo/coin"``), an *evidence function*
 ``(case: ClaimCase, ctx: RunContext) -> Evidence``. The function reads ``case.claim.metric`` and ``case.params``,
 obtains (cached) experiment results through ``ctx.run(...)``, and returns the measured samples (one per seed,
 usually) and the null samples. ``geomclaims.runner`` turns that into a verdict; pytest and the CLI both go through
@@ -22,27 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geomclaims import plugin
+from geomclaims.plugin import StudySpec
+
 if TYPE_CHECKING:
     from geomclaims.claims import ClaimCase
     from geomclaims.store import Store
 
-STUDY_MODULES: dict[str, str] = {
-    "stratified": "geomclaims.studies.stratified",
-    "signature": "geomclaims.studies.signature",
-    "execution": "geomclaims.studies.execution",
-}
-PAPER_STUDY: dict[str, str] = {
-    "stratified_manifolds": "stratified",
-    "probability_signature": "signature",
-    "execution_manifolds": "execution",
-}
 
-
-def register_study(study: str, module: str, paper_id: str | None = None) -> None:
-    """Make an extra study importable by name (a plugin study, or the fixture study the spine tests use)."""
-    STUDY_MODULES[study] = module
-    if paper_id:
-        PAPER_STUDY[paper_id] = study
+def register_study(study: str, module: str, paper_id: str | None = None, **spec: Any) -> StudySpec:
+    """Register a study by hand (the spine's fixture studies): the same :class:`~geomclaims.plugin.StudySpec` an
+    entry point exposes, built from the arguments (``paper_id`` defaults to the study name)."""
+    return plugin.register_study(StudySpec(name=study, module=module, paper_id=paper_id or study, **spec))
 
 
 class _Reasoned(Exception):
@@ -118,6 +109,11 @@ def register_profiles(study: str, settings: Mapping[str, Mapping[str, Any]]) -> 
     _PROFILES[study] = {p: dict(v) for p, v in settings.items()}
 
 
+def profiles_of(study: str) -> list[str]:
+    """The profiles a (loaded) study registered settings for."""
+    return list(_PROFILES.get(study, {}))
+
+
 def report_section(study: str) -> Callable[[SectionFn], SectionFn]:
     """Decorator: register ``fn(claim_results, figure_dir) -> markdown`` for a study's report section.
 
@@ -134,9 +130,13 @@ def report_section(study: str) -> Callable[[SectionFn], SectionFn]:
 
 
 def load_study(study: str) -> None:
-    if study not in STUDY_MODULES:
-        raise KeyError(f"unknown study {study!r}; known: {sorted(STUDY_MODULES)}")
-    importlib.import_module(STUDY_MODULES[study])
+    """Import the study's module (from its spec), which registers its profiles, evidence and report section."""
+    importlib.import_module(plugin.get_spec(study).module)
+
+
+def study_names() -> list[str]:
+    """Every registered study (discovered through entry points or registered by hand)."""
+    return [spec.name for spec in plugin.all_specs()]
 
 
 def study_of(experiment_key: str) -> str:
@@ -255,7 +255,7 @@ class RunContext:
         if self.planner is not None:
             self._memo[key] = self.planner.request(self, key, name, config, seed, fn)
             return self._memo[key]
-        from geomclaims.executor import failure, job_label, limit_threads
+        from geomclaims.jobs import failure, job_label, limit_threads
 
         try:
             self._memo[key] = self.store.get_or_compute(
@@ -275,8 +275,13 @@ class RunContext:
         return self._memo[key]
 
 
+# Files of a study folder that cannot change a measured number: report.py (figures and tables; editing them must
+# not retrain anything) and spec.py (the plugin declaration: names, claims file, markers).
+UNHASHED = frozenset({"report.py", "spec.py"})
+
+
 def study_code_version(study: str, source: Path | None = None) -> str:
-    """Hash of the study's source (minus its report.py), the metrics' source and the modules the study package lists
+    """Hash of the study's source (minus its report.py and spec.py), the metrics' source and the modules the study package lists
     in ``CODE_DEPENDENCIES``: a change to any of them invalidates the study's cached results.
 
     By default the files hashed are those of the imported ``geomclaims`` package, i.e. the code that runs: for an
@@ -305,11 +310,11 @@ def _code_version(study: str, source: Path | None) -> str:
         return path
 
     load_study(study)
-    module = importlib.import_module(STUDY_MODULES[study])
+    module = importlib.import_module(plugin.get_spec(study).module)
     root = mapped(Path(module.__file__).parent)  # type: ignore[arg-type]
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
-        if path.name == "report.py":  # figures and tables only: editing them must not retrain anything
+        if path.name in UNHASHED:
             continue
         h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from geomclaims.claims import ClaimFileError, PaperClaims, Verdict, load_all
-from geomclaims.registry import PAPER_STUDY, get_section_fn
+from geomclaims.plugin import spec_for_paper
+from geomclaims.registry import get_section_fn
 from geomclaims.report_details import compact_ids, details_lines
 from geomclaims.report_md import escape, fmt, table
 from geomclaims.report_summary import summary_lines
@@ -344,8 +345,8 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
         pc = papers.get(paper_id)
         title = f"{pc.title} (`{paper_id}`; source `{pc.source}`)" if pc else f"`{paper_id}`"
         lines += ["", f"## Details: {title}", ""]
-        study = PAPER_STUDY.get(paper_id)
-        section_fn = get_section_fn(study) if study else None
+        spec = spec_for_paper(paper_id)
+        section_fn = get_section_fn(spec.name) if spec else None
         section = (lambda fn=section_fn, es=entries: fn(es, fig_dir)) if section_fn else None
         lines += details_lines([g for g in groups if g["paper"] == paper_id], entries, section)
         if pc and pc.text_vs_code:

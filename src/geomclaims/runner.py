@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from geomclaims.claims import ClaimCase, NonFiniteEvidence, Verdict
-from geomclaims.decision import Decision, decide
+from geomclaims.decision import decide
+from geomclaims.measurements import decision_entry
 from geomclaims.registry import (
     Evidence,
     NotRun,
@@ -73,7 +74,7 @@ class Session:
     progress: bool = True
     threads: int = 1  # torch/BLAS threads of every experiment job (serial or on a worker)
     seed_offset: int = 0  # added to every seed of the profile settings (registry.shift_seeds)
-    execution: dict[str, Any] = field(default_factory=lambda: {"executor": "serial"})
+    executor_info: dict[str, Any] = field(default_factory=lambda: {"executor": "serial"})
     entries: list[dict[str, Any]] = field(default_factory=list)
     planned: dict[str, dict[str, Any]] = field(
         default_factory=dict
@@ -147,7 +148,7 @@ class Session:
             "code_versions": {
                 study: study_code_version(study) for study in sorted({e["study"] for e in self.entries})
             },
-            "machine": {**machine_provenance(), "job_threads": int(self.threads), **self.execution},
+            "machine": {**machine_provenance(), "job_threads": int(self.threads), **self.executor_info},
             "claims": sorted(_judged(self.entries), key=lambda e: (e["paper"], natural_key(e["id"]))),
         }
 
@@ -459,33 +460,6 @@ def _undecided(verdict: Verdict, reason: str) -> dict[str, Any]:
     }
 
 
-def decision_entry(decision: Decision, null_reason: str | None = None) -> dict[str, Any]:
-    m = decision.measured
-    null = None
-    if decision.null is not None:
-        n = decision.null
-        null = {
-            "name": n.name,
-            "median": n.median,
-            "q025": n.q025,
-            "q975": n.q975,
-            "threshold": n.threshold,
-            "mwu_p": n.mwu_p,
-            "samples": list(n.samples),
-        }
-    return {
-        "verdict": decision.verdict.value,
-        "stability": decision.stability,
-        "measured": {"value": m.value, "ci": list(m.ci), "se": m.se, "n": m.n, "samples": list(m.samples)},
-        "paper_condition_met": decision.paper_condition_met,
-        "null": null,
-        "null_reason": null_reason,
-        "null_condition_met": decision.null_condition_met,
-        "null_satisfies_paper": decision.null_satisfies_paper,
-        "explanation": decision.explanation,
-    }
-
-
 def _jsonable(obj: Any, where: str) -> Any:
     """Convert numpy values to plain JSON; refuse NaN/inf (they would silently become null in a report)."""
     if isinstance(obj, dict):
@@ -640,7 +614,7 @@ def select_cases(
     in_scope: list[ClaimCase] = []
     out: list[ClaimCase] = []
     for pc in papers:
-        if paper and pc.paper_id != paper and PAPER_ALIASES.get(paper) != pc.paper_id:
+        if paper and pc.paper_id != paper and paper_of(paper) != pc.paper_id:
             continue
         for case in pc.cases():
             in_scope.append(case)
@@ -669,11 +643,8 @@ def _id_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern))
 
 
-PAPER_ALIASES = {
-    "S": "stratified_manifolds",
-    "P": "probability_signature",
-    "E": "execution_manifolds",
-    "stratified": "stratified_manifolds",
-    "signature": "probability_signature",
-    "execution": "execution_manifolds",
-}
+def paper_of(name: str) -> str | None:
+    """The paper id a study name or alias stands for (any case), from the study specs; None when none does."""
+    from geomclaims.plugin import paper_names
+
+    return next((pid for alias, pid in paper_names() if alias.lower() == name.lower()), None)

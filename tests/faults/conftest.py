@@ -17,7 +17,7 @@ from faults_helpers import FAULTS_FIXTURES, SPINE_FIXTURES
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from geomclaims import registry
+    from geomclaims.plugin import REGISTERED, StudySpec
 
     root = tmp_path / "project"
     (root / "claims").mkdir(parents=True)
@@ -34,8 +34,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("fixture", "fixture_study", "fixture_paper"),
         ("faults", "faults_study", "faults_paper"),
     ):
-        monkeypatch.setitem(registry.STUDY_MODULES, study, module)
-        monkeypatch.setitem(registry.PAPER_STUDY, paper, study)
+        monkeypatch.setitem(REGISTERED, study, StudySpec(name=study, module=module, paper_id=paper))
     for module in ("fixture_study", "faults_study"):
         sys.modules.pop(module, None)
     return root

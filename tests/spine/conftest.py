@@ -11,7 +11,7 @@ FIXTURE_ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "spine"
 @pytest.fixture
 def fixture_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The fixture study registered, its claims dir as the project's, and a private cache."""
-    from geomclaims import registry
+    from geomclaims.plugin import REGISTERED, StudySpec
 
     monkeypatch.syspath_prepend(str(FIXTURE_ROOT))
     monkeypatch.setenv("GEOMCLAIMS_ROOT", str(FIXTURE_ROOT))
@@ -19,7 +19,9 @@ def fixture_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     # CI exports GEOMCLAIMS_RESULTS_CACHE for the whole pytest session; it outranks GEOMCLAIMS_CACHE, so without
     # this a judged fixture case stored by one test is resumed by the next (whose patched evidence never runs).
     monkeypatch.setenv("GEOMCLAIMS_RESULTS_CACHE", str(tmp_path / "results"))
-    monkeypatch.setitem(registry.STUDY_MODULES, "fixture", "fixture_study")
-    monkeypatch.setitem(registry.PAPER_STUDY, "fixture_paper", "fixture")
+    spec = StudySpec(
+        name="fixture", module="fixture_study", paper_id="fixture_paper", source="tests/spine/conftest"
+    )
+    monkeypatch.setitem(REGISTERED, "fixture", spec)
     sys.modules.pop("fixture_study", None)
     return FIXTURE_ROOT

@@ -76,13 +76,13 @@ def test_the_cli_synopsis_names_only_real_options():
     options = _options_of(build_parser())
     command = None
     for line in synopsis.splitlines():
-        m = re.match(r"geomclaims (\w+)", line)
+        m = re.match(r"geomclaims ([\w-]+)", line)
         command = m.group(1) if m else command
         if line.startswith((" " * 40, "\t")):  # an explanation column, not options
             continue
         for opt in re.findall(r"\[(--[a-z-]+)", line):
             assert opt in options[command], f"README: geomclaims {command} has no {opt}"
-    assert set(re.findall(r"^geomclaims (\w+)", synopsis, flags=re.M)) == set(options)
+    assert set(re.findall(r"^geomclaims ([\w-]+)", synopsis, flags=re.M)) == set(options)
 
 
 def test_the_pytest_options_named_are_the_plugins():

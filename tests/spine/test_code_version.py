@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from geomclaims.plugin import get_spec
+
 
 def test_a_declared_dependency_changes_the_code_version(
     fixture_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -19,7 +21,7 @@ def test_a_declared_dependency_changes_the_code_version(
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("dep_mod_for_code_version", None)
     registry.load_study("fixture")
-    study = importlib.import_module(registry.STUDY_MODULES["fixture"])
+    study = importlib.import_module(get_spec("fixture").module)
 
     registry.study_code_version.cache_clear()
     without = registry.study_code_version("fixture")
@@ -41,5 +43,5 @@ def test_real_studies_declare_the_resource_code_they_use() -> None:
         "signature": {"geomclaims.resources.lm_corpora"},
     }.items():
         registry.load_study(study)
-        module = importlib.import_module(registry.STUDY_MODULES[study])
+        module = importlib.import_module(get_spec(study).module)
         assert expected <= set(module.CODE_DEPENDENCIES)

@@ -9,6 +9,7 @@ import pytest
 from geomclaims import registry
 from geomclaims.claims import load_all, load_claims
 from geomclaims.decision import BadEvidence, InsufficientRuns
+from geomclaims.plugin import REGISTERED, StudySpec
 from geomclaims.registry import Evidence, NotRun, evidence
 from geomclaims.runner import PreconditionMissing, Session, evaluate_case, merge_results, select_cases
 from geomclaims.store import Store
@@ -43,7 +44,7 @@ def _fixed(case, ctx):
 
 @pytest.fixture
 def case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(registry.STUDY_MODULES, "v2test", __name__)
+    monkeypatch.setitem(REGISTERED, "v2test", StudySpec(name="v2test", module=__name__, paper_id="v2_paper"))
     monkeypatch.setitem(
         registry._PROFILES,
         "v2test",

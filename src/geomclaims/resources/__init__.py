@@ -14,6 +14,9 @@ Public API (see each module for details)::
 The carrier packages are data archives: never installed or imported. Nothing fetched is committed.
 """
 
+from geomclaims.resources import fetcher as _fetcher
+from geomclaims.resources import lm_corpora as _lm_corpora
+from geomclaims.resources import models as _models
 from geomclaims.resources.corpora import LABEL_NAMES, load_source, multidomain_dataset
 from geomclaims.resources.embeddings import embed
 from geomclaims.resources.fetcher import (
@@ -29,6 +32,12 @@ from geomclaims.resources.fetcher import (
 from geomclaims.resources.lm_corpora import lm_corpus
 from geomclaims.resources.models import MODEL_NAMES, load_model, model_sha, resolve_device
 from geomclaims.resources.sources import LM_CORPUS_NAMES, PROFILE_RESOURCES, SIX_SOURCES
+
+# The fetcher sits below lm_corpora and models (they import it); what they make is wired into it here. Looked up at
+# call time, so a patched lm_corpora / models function is the one used.
+_fetcher.GENERATED["dm_mathematics"] = lambda **kw: _lm_corpora.dm_mathematics_dir(**kw)
+_fetcher.GENERATED_ROWS.append(lambda: _lm_corpora.dm_mathematics_row())
+_fetcher.CONVERTERS[".gguf"] = lambda name, **kw: _models.convert_gguf(name, **kw)
 
 __all__ = [
     "LABEL_NAMES",
