@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from geomclaims.claims import Expect, NonFiniteEvidence, NullSpec, Verdict
+from geomclaims.claims_schema import Expect, NonFiniteEvidence, NullSpec, Verdict
 
 # A null "satisfies the paper condition" when at least this share of its draws does. Not 0.5: a null centred on
 # the paper's threshold (a permutation null of a correlation "> 0") would flip between trivial and not on noise.

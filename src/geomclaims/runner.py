@@ -316,10 +316,10 @@ def refresh_case_fields(data: dict[str, Any], cases: list[ClaimCase]) -> int:
 def judge_code_version() -> str:
     """sha256 (16 hex) of the code that turns evidence into a results entry (this module, the verdict rule, the
     claims schema, the registry): part of a judged case's store key, so a changed rule re-judges every case."""
-    from geomclaims import claims, decision, registry
+    from geomclaims import claims, claims_schema, decision, registry
 
     h = hashlib.sha256()
-    for module in (claims, decision, registry):
+    for module in (claims, claims_schema, decision, registry):
         h.update(Path(module.__file__).read_bytes())  # type: ignore[arg-type]
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]
