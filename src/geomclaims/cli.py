@@ -1,4 +1,5 @@
-"""Command line: ``geomclaims list | fetch | resources | run | reproduce | report | gate | new-study | check-study``.
+"""Command line: ``geomclaims list | fetch | resources | run | reproduce | probe | report | gate | new-study |
+check-study``.
 
 geomclaims list [--paper P] [--results FILE] [--verdict V] [--json]
                                                   the claims registry (or a results file's cases) as a table
@@ -13,6 +14,10 @@ geomclaims run [--profile ci] [--paper P] [--claim ID ...] [--device auto] [--ou
 geomclaims reproduce CASE_ID [--profile ci] [--results FILE] [--json]
                                                   re-derive one case's verdict (from the experiment store, or
                                                   from FILE's samples) and show how it was decided
+geomclaims probe --model DIR --out DIR [--tokenizer DIR] [--corpus FILE|NAME] [--claims ID ...] [--profile ci|full]
+                 [--device auto] [--workers N] [--json]
+                                                  judge the claims that apply to a pretrained model on your own
+                                                  model folder (results.json + REPORT.md in DIR)
 geomclaims report RESULTS_JSON [--out DIR]        re-render a report from a results file
 geomclaims gate RESULTS_JSON [--baseline PATH] [--regen] [--json]
                                                   compare with the committed baseline (exit 1 on a flip/drift)
@@ -33,6 +38,7 @@ from pathlib import Path
 from geomclaims.claims import PROFILES, ClaimFileError
 from geomclaims.cli_common import CliError, Exit, emit_json, exit_code_table, positive_int, say, seed_offset
 from geomclaims.cli_list import add_list_parser
+from geomclaims.cli_probe import add_probe_parser
 from geomclaims.cli_reproduce import add_reproduce_parser
 from geomclaims.cli_run import cmd_run
 from geomclaims.cli_study import add_study_parsers
@@ -212,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     add_reproduce_parser(sub, PROFILES)
+    add_probe_parser(sub)
 
     p = sub.add_parser("report", help="render REPORT.md from a results.json")
     p.add_argument("results")

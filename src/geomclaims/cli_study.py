@@ -48,4 +48,6 @@ def _cmd_check_study(args: argparse.Namespace) -> int:
             print(exc)
             continue
         print(f"{name}: ok ({report.cases} cases; {', '.join(report.checks)})")
+        for line in report.no_orientation_check:
+            print(f"  not guarded: {line}")
     return Exit.ERROR if failed else Exit.OK

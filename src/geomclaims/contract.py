@@ -14,6 +14,10 @@ docs/STUDY_CONTRACT.md describes what a study owes the spine; this module checks
    listed in ``ContractReport.no_control`` (the report counts it as ``no_control``, never as replicated); with
    ``strict=True`` (new studies, the demo) it is a contract failure;
 5. the report section (if any) renders on synthetic results entries of every case;
+   (and, between 4 and 5: every orientation check the study declares passes: its evidence function gives the known
+   value on a known input and not on the input with two arguments swapped or a sign flipped; directional metrics no
+   check guards are listed in ``ContractReport.no_orientation_check``, a failure with ``strict=True``;
+   geomclaims.orientation)
 6. with ``run_smoke=True``: every case is judged twice under the smoke profile on two empty stores and must give
    the same numbers (same seed -> same numbers). This trains the study's smoke models, so the unit tests run it
    only on the cheap demo and fixture studies; the in-tree studies get checks 1-5 (their smoke runs are exercised
@@ -34,6 +38,7 @@ import numpy as np
 
 from geomclaims.claims import Claim, ClaimCase, PaperClaims, Verdict, load_all, load_claims
 from geomclaims.decision import Decision, decide
+from geomclaims.orientation import check_orientation
 from geomclaims.paths import project_root
 from geomclaims.plugin import StudySpec, get_spec
 from geomclaims.registry import get_evidence_fn, get_section_fn, load_study, profiles_of, study_of
@@ -64,6 +69,8 @@ class ContractReport:
     cases: int
     checks: list[str] = field(default_factory=list)
     no_control: list[str] = field(default_factory=list)  # claims without a control that can fail, and why
+    # Directional (experiment, metric) pairs no orientation check guards (geomclaims.orientation).
+    no_orientation_check: list[str] = field(default_factory=list)
 
 
 def check_study(study: StudySpec | str, *, run_smoke: bool = False, strict: bool = False) -> ContractReport:
@@ -93,6 +100,13 @@ def check_study(study: StudySpec | str, *, run_smoke: bool = False, strict: bool
     if strict:
         problems += report.no_control
     report.checks += ["evidence functions", "controls can fail"]
+    orientation_problems, report.no_orientation_check, n_checks = check_orientation(
+        spec.name, spec.orientation, paper.claims
+    )
+    problems += orientation_problems
+    if strict:
+        problems += report.no_orientation_check
+    report.checks.append(f"orientation ({n_checks} checks)")
     problems += _check_section(spec, cases)
     report.checks.append("report section")
     if run_smoke and not problems:

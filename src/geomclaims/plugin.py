@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +31,58 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class PluginError(RuntimeError):
     """A study plugin is broken or conflicts with another one (the message names the entry point or spec)."""
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """Which of a study's claims apply to a user's own pretrained model (``geomclaims probe``, issue 28), and how the
+    model and text file replace the registry ones in the study's settings. Declarations only: the probe runs the
+    study's own evidence functions, controls and verdict rules with these substitutions.
+
+    experiments: experiment keys whose claims read one pretrained model (a claim applies when its experiment does).
+    model_param: the case parameter naming the model ('' when the settings name it); each distinct case with the
+        user's model in it is probed once.
+    model_settings: dotted settings paths set to the user's model (a list value becomes ``[model]``).
+    corpus_settings: dotted settings paths set to the user's text file (``--corpus FILE``; a list becomes
+        ``[corpus]``); empty = the study's claims read only the suite's corpora.
+    corpus_names: registry corpus names the corpus settings accept (``--corpus NAME``); another name leaves the
+        study's claims untestable.
+    texts_per_source: dotted settings path of the number of texts each source of the corpus must have ('' = any).
+    source_metrics: metrics that compare with the corpus's sources (they need >= 2 sources in a text file).
+    needs: experiment key -> properties the model must have (``decoder``, ``tied_embeddings``); unmet = untestable.
+    """
+
+    experiments: tuple[str, ...]
+    model_param: str = ""
+    model_settings: tuple[str, ...] = ()
+    corpus_settings: tuple[str, ...] = ()
+    corpus_names: tuple[str, ...] = ()
+    texts_per_source: str = ""
+    source_metrics: tuple[str, ...] = ()
+    needs: Mapping[str, Iterable[str]] | tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "experiments", tuple(self.experiments))
+        object.__setattr__(self, "model_settings", tuple(self.model_settings))
+        object.__setattr__(self, "corpus_settings", tuple(self.corpus_settings))
+        object.__setattr__(self, "corpus_names", tuple(self.corpus_names))
+        object.__setattr__(self, "source_metrics", tuple(self.source_metrics))
+        needs = dict(self.needs)
+        unknown = {n for props in needs.values() for n in props} - set(MODEL_PROPERTIES)
+        if unknown:
+            raise PluginError(
+                f"ProbeSpec.needs: unknown model properties {sorted(unknown)}; known: {MODEL_PROPERTIES}"
+            )
+        object.__setattr__(self, "needs", tuple((k, tuple(v)) for k, v in sorted(needs.items())))
+        if not self.model_param and not self.model_settings:
+            raise PluginError("ProbeSpec: name the model through model_param or model_settings")
+
+    def needs_of(self, experiment: str) -> tuple[str, ...]:
+        return dict(self.needs).get(experiment, ())
+
+
+# Model properties a ProbeSpec may require (geomclaims.probe checks them from the model's config).
+MODEL_PROPERTIES = ("decoder", "tied_embeddings")
 
 
 @dataclass(frozen=True)
@@ -48,6 +100,10 @@ class StudySpec:
     marker / marker_doc: the pytest marker every claim item of the paper gets (default: the study name).
     profiles: the profiles the study registers settings for (``smoke`` and ``ci`` are required by the contract).
     blurb: one line describing the paper (``geomclaims list``).
+    probe: which claims apply to a user's pretrained model (:class:`ProbeSpec`); None = none of them.
+    orientation: module holding the study's orientation checks (``CHECKS``, a sequence of
+        ``geomclaims.contract.OrientationCheck``): known inputs on which an evidence function must give a known
+        value and must not give it once two inputs are swapped or a sign is flipped ('' = none declared).
     """
 
     name: str
@@ -59,6 +115,8 @@ class StudySpec:
     marker_doc: str = ""
     profiles: tuple[str, ...] = ("smoke", "ci", "full")
     blurb: str = ""
+    probe: ProbeSpec | None = None
+    orientation: str = ""
     source: str = field(
         default="", compare=False
     )  # where it came from (entry point / register_study), for errors

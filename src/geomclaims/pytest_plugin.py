@@ -14,6 +14,10 @@ Options:
   --claims-seed-offset K             shift every seed of the profile by K (robustness run)
   --claims-force-regen               rewrite --claims-baseline from this run's results (``geomclaims gate --regen``'s
                                      code path), then fail the session, so a regenerated baseline is never silent
+  --claims-model DIR                 probe YOUR model folder: the items are the claims that apply to a pretrained model
+                                     (``geomclaims probe``), judged on it; an item passes when the claim holds for it
+  --claims-tokenizer DIR             the probed model's tokenizer folder (default: the model folder)
+  --claims-corpus FILE               the probe's text file, one text per line (default: the suite's corpora)
 
 Each claim case is one item whose name is the case id (``tests/claims/test_<paper>.py::<claim>[<params>]``),
 so ``-r`` summaries, JUnit XML and ``-k`` read case ids; ``path::test_claim[<case id>]`` still selects an item. Every
@@ -43,6 +47,7 @@ import pytest
 from geomclaims.claims import KINDS, PROFILES, ClaimCase, Verdict, load_all
 from geomclaims.gate import tolerated_change
 from geomclaims.markers import CLAIM_MARKERS
+from geomclaims.pytest_probe import add_probe_options, check_probe_options, probe_of, probe_outcome
 from geomclaims.runner import (
     Session,
     latest_dir,
@@ -82,6 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--claims-threads-per-worker", type=int, default=1, help="torch/BLAS threads per job")
     group.addoption("--claims-scheduler", default=None, help="existing Dask scheduler address")
     group.addoption("--claims-seed-offset", type=int, default=0, help="shift every seed of the profile by K")
+    add_probe_options(group)
     group.addoption(
         "--claims-force-regen",
         action="store_true",
@@ -116,10 +122,9 @@ def _register_marker(config: pytest.Config, name: str, doc: str) -> None:
 
 
 def _results_path(config: pytest.Config) -> Path:
-    return Path(
-        config.getoption("--claims-results")
-        or latest_dir(config.getoption("--claims-profile")) / "results.json"
-    )
+    # A probe's default is reports/probe/latest/: it must not overwrite the suite's own latest run.
+    profile = "probe" if config.getoption("--claims-model") else config.getoption("--claims-profile")
+    return Path(config.getoption("--claims-results") or latest_dir(profile) / "results.json")
 
 
 def _check_output_paths(config: pytest.Config) -> None:
@@ -128,6 +133,7 @@ def _check_output_paths(config: pytest.Config) -> None:
     results = _results_path(config)
     baseline = config.getoption("--claims-baseline")
     report = config.getoption("--claims-report")
+    check_probe_options(config, baseline)
     if config.getoption("--claims-force-regen") and not baseline:
         raise pytest.UsageError("--claims-force-regen needs --claims-baseline (the baseline file to rewrite)")
     if baseline and results.resolve() == Path(baseline).resolve():
@@ -149,13 +155,22 @@ def _session(config: pytest.Config) -> Session:
         threads = config.getoption("--claims-threads-per-worker")
         if threads < 1:
             raise pytest.UsageError(f"--claims-threads-per-worker must be >= 1, got {threads}")
-        config.stash[_SESSION_KEY] = Session(
+        kwargs: dict[str, Any] = dict(
             profile=profile,
             store=Store(enabled=not config.getoption("--claims-no-cache")),
             device=resolve_device(config.getoption("--claims-device")),
             threads=threads,
             seed_offset=config.getoption("--claims-seed-offset"),
         )
+        probed = probe_of(config)
+        if probed is None:
+            config.stash[_SESSION_KEY] = Session(**kwargs)
+        else:
+            from geomclaims.probe import ProbeSession, probe_cases
+
+            session = ProbeSession(**kwargs, model=probed[0], corpus=probed[1])
+            session.plan(probe_cases(load_all(), probed[0].name))  # the cases untestable before running
+            config.stash[_SESSION_KEY] = session
     return config.stash[_SESSION_KEY]
 
 
@@ -180,6 +195,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     from geomclaims.executor import executor_for, run_cases
 
     run = _session(config)
+    cases = [
+        c for c in cases if c.case_id not in getattr(run, "untestable", {})
+    ]  # a probe's, decided already
     workers = config.getoption("--claims-workers")
     if workers is not None and workers < 1:
         raise pytest.UsageError(f"--claims-workers must be >= 1, got {workers}")
@@ -209,8 +227,11 @@ def _nullcontext() -> Any:
     return contextlib.nullcontext()
 
 
-def claim_params(paper_id: str, profile: str) -> list[Any]:
-    """pytest params for every case of a paper, with strict xfail where the expected verdict is not replicated."""
+def claim_params(paper_id: str, profile: str, probe_model: str | None = None) -> list[Any]:
+    """pytest params for every case of a paper, with strict xfail where the expected verdict is not replicated.
+
+    With ``probe_model`` (a probe's ``local-`` model name) the params are the paper's probe cases instead, with no
+    expectation: the item passes when the claim holds for that model."""
     papers = load_all()
     if paper_id not in papers:
         raise pytest.UsageError(f"no claims file declares paper id {paper_id!r}; known: {sorted(papers)}")
@@ -219,6 +240,13 @@ def claim_params(paper_id: str, profile: str) -> list[Any]:
     spec = spec_for_paper(paper_id)
     derived = [spec.marker] if spec else []
     params = []
+    if probe_model is not None:
+        from geomclaims.probe import probe_cases
+
+        for case in probe_cases({paper_id: papers[paper_id]}, probe_model):
+            names = dict.fromkeys([*case.claim.markers, *derived, f"kind_{case.claim.kind}"])
+            params.append(pytest.param(case, id=case.case_id, marks=[getattr(pytest.mark, m) for m in names]))
+        return params
     for case in papers[paper_id].cases():
         names = dict.fromkeys([*case.claim.markers, *derived, f"kind_{case.claim.kind}"])
         marks: list[Any] = [getattr(pytest.mark, m) for m in names]
@@ -246,7 +274,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     profile = metafunc.config.getoption("--claims-profile")
     for name, doc in _derived_markers((marker.args[0],)).items():
         _register_marker(metafunc.config, name, doc)
-    metafunc.parametrize("claim_case", claim_params(marker.args[0], profile))
+    probed = probe_of(metafunc.config)
+    metafunc.parametrize(
+        "claim_case", claim_params(marker.args[0], profile, probed[0].name if probed else None)
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -295,6 +326,8 @@ def check_claim(request: pytest.FixtureRequest):
         if session.profile == "smoke":
             assert entry["verdict"] in {v.value for v in Verdict}
             return entry
+        if probe_of(request.config) is not None:
+            return probe_outcome(case, entry)
         actual, expected = entry["verdict"], case.expected(session.profile).value
         success = case.claim.success.value
         message = f"{case.case_id}: verdict {actual} (expected {expected}). {entry['explanation']}"
@@ -435,7 +468,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             e["id"],
             e["verdict"],
             "-" if e.get("stability") is None else f"{e['stability']:.2f}",
-            e["expected_verdict"],
+            e.get("expected_verdict", "-"),  # a probe's entries have none
             "-" if e["measured"] is None else f"{e['measured']['value']:.4g}",
             "-" if not e.get("null") or e["null"].get("median") is None else f"{e['null']['median']:.4g}",
             f"{e['wall_s']:.1f}",

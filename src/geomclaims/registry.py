@@ -276,12 +276,13 @@ class RunContext:
 
 
 # Files of a study folder that cannot change a measured number: report.py (figures and tables; editing them must
-# not retrain anything) and spec.py (the plugin declaration: names, claims file, markers).
-UNHASHED = frozenset({"report.py", "spec.py"})
+# not retrain anything), spec.py (the plugin declaration: names, claims file, markers) and orientation.py (the
+# contract's orientation checks: synthetic inputs fed to the evidence functions, never stored as results).
+UNHASHED = frozenset({"report.py", "spec.py", "orientation.py"})
 
 
 def study_code_version(study: str, source: Path | None = None) -> str:
-    """Hash of the study's source (minus its report.py and spec.py), the metrics' source and the modules the study package lists
+    """Hash of the study's source (minus the UNHASHED files), the metrics' source and the modules the study package lists
     in ``CODE_DEPENDENCIES``: a change to any of them invalidates the study's cached results.
 
     By default the files hashed are those of the imported ``geomclaims`` package, i.e. the code that runs: for an

@@ -100,6 +100,39 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.0f} min)"
 
 
+def probe_intro(results: dict[str, Any]) -> list[str]:
+    """The paragraph a ``geomclaims probe`` report opens with: whose model, and what the verdicts mean here."""
+    model = (results.get("probe") or {}).get("model")
+    if not model:
+        return []
+    return [
+        f"**Probe of your model** `{model['label']}` (`{model['name']}`, {model['model_type']}): the claims that apply "
+        "to a pretrained model, judged with the same controls, verdict rules and stability as the suite's models. "
+        "Verdicts are findings about this model; the suite's expected verdicts do not apply.",
+        "",
+    ]
+
+
+def probe_provenance(results: dict[str, Any]) -> list[str]:
+    probe = results.get("probe") or {}
+    model = probe.get("model")
+    if not model:
+        return []
+    weights = ", ".join(f"{f} `{sha}`" for f, sha in sorted((model.get("weights") or {}).items()))
+    corpus = probe.get("corpus")
+    where = (
+        corpus
+        if isinstance(corpus, str)
+        else f"`{corpus['name']}` (a suite corpus)"
+        if not corpus.get("path")
+        else f"`{corpus['path']}` sha256 `{corpus['sha256']}` ({corpus['texts']} texts)"
+    )
+    return [
+        f"- probed model: `{model['dir']}` = `{model['name']}` (sha256 of its and its tokenizer's files "
+        f"`{model['sha256']}`); weights: {weights}; tokenizer `{model['tokenizer']}`; corpus: {where}",
+    ]
+
+
 def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> list[str]:
     wall = results.get("wall_s")
     wall_text = _duration(float(wall)) if isinstance(wall, int | float) else "?"
@@ -111,6 +144,7 @@ def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> l
         f"- profile: `{results.get('profile')}`; device: `{results.get('device', '?')}`; git: `{results.get('git_sha', '?')}`",
         f"- created: {results.get('created', '?')}; wall time of the whole run{how}: {wall_text}",
     ]
+    lines += probe_provenance(results)
     packages = results.get("packages") or {}
     if packages:
         lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())))
@@ -332,6 +366,7 @@ def _render(results: dict[str, Any], out_dir: Path, fig_dir: Path, claims_dir: s
         papers = {}
     titles = {pid: pc.title.split(":")[0] for pid, pc in papers.items()}
     lines = [f"# geomclaims validation report — `{results['profile']}` profile", ""]
+    lines += probe_intro(results)
     summary, groups = summary_lines(claims, titles, fig_dir)
     lines += summary
     lines += counts_lines(claims)

@@ -47,6 +47,37 @@ STUDY = StudySpec(
     paper_id="{name}_paper",
     claims=Path(__file__).with_name("claims.yaml"),
     blurb="TODO: one line on the paper",
+    orientation="{package}.orientation",
+)
+''',
+    "{package}/orientation.py": '''"""Orientation checks of study {name} (the contract's item 7, geomclaims.orientation): each evidence function
+fed canned runs with a known answer must give it, and must not give it once the runs are swapped or a sign flipped.
+Add one check per (experiment, metric) whose claim has a direction (>, >=, <, <=)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from geomclaims.claims import ClaimCase
+from geomclaims.orientation import CannedRuns, OrientationCheck, median_measured
+from geomclaims.registry import study_settings
+
+from .experiment import signal
+
+
+def _signal(case: ClaimCase, swapped: bool) -> float:
+    """Signal runs serve a mean of 1.0, the no-signal control 0.0; swapped: each gets the other's runs."""
+
+    def serve(name: str, config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        with_signal = config["signal"] != 0.0
+        return {{"mean": 1.0 if with_signal != swapped else 0.0}}
+
+    return median_measured(signal(case, CannedRuns(study_settings("{name}", "smoke"), serve)))
+
+
+CHECKS = (
+    OrientationCheck("{name}/signal", "mean", "signal runs and no-signal control exchanged", _signal, expected=1.0),
 )
 ''',
     "{package}/claims.yaml": """paper: {{id: {name}_paper, title: "TODO: the paper's title", source: "TODO: where the paper is"}}

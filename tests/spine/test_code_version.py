@@ -39,8 +39,13 @@ def test_real_studies_declare_the_resource_code_they_use() -> None:
     from geomclaims import registry
 
     for study, expected in {
-        "stratified": {"geomclaims.resources.embeddings", "geomclaims.resources.corpora"},
-        "signature": {"geomclaims.resources.lm_corpora"},
+        # local: a user's model / text file reached through the same calls (geomclaims probe, issue 28)
+        "stratified": {
+            "geomclaims.resources.embeddings",
+            "geomclaims.resources.corpora",
+            "geomclaims.resources.local",
+        },
+        "signature": {"geomclaims.resources.lm_corpora", "geomclaims.resources.local"},
     }.items():
         registry.load_study(study)
         module = importlib.import_module(get_spec(study).module)

@@ -8,6 +8,9 @@ minutes) and give bit-identical hidden states. The conversion is atomic (``.part
 
 Encoders are returned as ``AutoModel`` (hidden states only); decoders as ``AutoModelForCausalLM`` (logits
 available; ``model.base_model`` is the transformer body).
+
+A user's own model directory registered by ``geomclaims probe`` (``local-<sha16>``, ``resources/local.py``) goes
+through the same functions: its folder, identity sha256, decoder flag and tokenizer folder come from its record.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from geomclaims.paths import resources_dir
+from geomclaims.resources import local
 from geomclaims.resources.fetcher import fetch, get_source
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,12 +40,16 @@ MODEL_NAMES: tuple[str, ...] = (
 
 def is_decoder(name: str) -> bool:
     """True for the causal LMs (their registry entry point is a GGUF file)."""
+    if local.is_local_model(name):
+        return bool(local.local_model(name)["decoder"])
     return get_source(name).entry.endswith(".gguf")
 
 
 def model_sha(name: str) -> str:
     """Pinned sha256 of the model's main weight file (safetensors or GGUF): its identity in cache keys and
-    provenance."""
+    provenance. A local model's is the sha256 its record carries (its weights, config and tokenizer files)."""
+    if local.is_local_model(name):
+        return str(local.local_model(name)["sha256"])
     src = get_source(name)
     if src.kind != "model":
         raise KeyError(f"{name!r} is a {src.kind}, not a model; models: {', '.join(MODEL_NAMES)}")
@@ -135,6 +143,8 @@ def convert_gguf(name: str, *, progress: bool = True) -> Path:
 
 def model_path(name: str, *, progress: bool = True) -> Path:
     """Plain transformers folder for model ``name`` (fetching and converting as needed)."""
+    if local.is_local_model(name):
+        return Path(local.local_model(name)["dir"])
     if name not in MODEL_NAMES:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
     if is_decoder(name):
@@ -152,7 +162,9 @@ def load_model(name: str, device: str = "cpu", *, progress: bool = True) -> tupl
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     path = model_path(name, progress=progress)
-    tok = AutoTokenizer.from_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(
+        local.local_model(name)["tokenizer"] if local.is_local_model(name) else path
+    )
     cls = AutoModelForCausalLM if is_decoder(name) else AutoModel
     model = cls.from_pretrained(path, dtype=torch.float32)
     if tok.pad_token is None:

@@ -53,6 +53,7 @@ def fake_result(
     }
     for n in names:
         res[f"snap/{n}"] = np.stack([_traj(dims.get(n.split("_", 1)[1], 6), rng) for _ in range(E)])
+    res["stage_end_step"] = np.full((E, len(M_VALUES)), -1)  # mixed training: no stage is ever left
     ent = np.ones((E, S_, 2))
     ent[:, -1, :] = entropy_end
     res["entropy"] = ent
@@ -191,23 +192,33 @@ def test_entropy_ratio_direction_and_null() -> None:
 
 def test_curriculum_sign_and_precondition() -> None:
     cur = fake_result(LOW, [0.3, 0.2, 0.2, 0.9])
-    # Snapshots every 10 steps to 120: stage ends at steps 30, 60, 90, 120 (indices 3, 6, 9, 12).
+    # Snapshots every 10 steps to 120; every member leaves stages m = 1, 2, 3 at steps 30, 60, 90 (indices 3, 6, 9)
+    # and trains m = 4 to the end (index 12).
+    cur["stage_end_step"][:] = [30, 60, 90, -1]
     for j, end in enumerate((3, 6, 9)):
         cur["acc"][:, end, j] = 0.95  # each stage's m learned at its own end, m = 1 later forgotten
     ctx = FakeCtx({"main": fake_result(LOW, LEARNED), "curriculum": cur})
     ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
     assert np.allclose(ev.measured, 1.0 - 0.3)  # mixed minus curriculum
     assert ev.details["curriculum_acc_on_stage_m_at_stage_end"] == pytest.approx([0.95, 0.95, 0.95, 0.9])
+    assert ev.details["curriculum_stage_end_steps"] == [[30, 60, 90, 120]] * E
     assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.9)
-    cur["acc"][:, 6, 1] = 0.4  # m = 2 never learned in its stage: the precondition reads it
+    # Members stuck on m = 2 (never left it, never reached m = 3, 4): each stage is read at the end of training.
+    cur["stage_end_step"][:] = [30, -1, -1, -1]
+    cur["acc"][:, -1, 1] = 0.4
     ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
-    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.4)
+    assert ev.details["curriculum_acc_on_stage_m_at_stage_end"] == pytest.approx([0.95, 0.4, 0.2, 0.9])
+    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.2)
 
 
 def test_curriculum_stage_ends_need_a_snapshot_there() -> None:
-    assert X.curriculum_stage_ends(np.arange(13) * 10, 4) == [3, 6, 9, 12]
-    with pytest.raises(ValueError, match="stage 1"):
-        X.curriculum_stage_ends(np.array([0, 7, 14, 21]), 4)
+    steps = np.arange(13) * 10
+    ends = X.curriculum_stage_ends(steps, np.array([[30, 60, 90, -1], [20, -1, -1, -1]]))
+    assert ends.tolist() == [[3, 6, 9, 12], [2, 12, 12, 12]]
+    with pytest.raises(ValueError, match="stage 1 at step 55"):
+        X.curriculum_stage_ends(steps, np.array([[30, 55, -1, -1]]))
+    with pytest.raises(ValueError, match="members, stages"):
+        X.curriculum_stage_ends(steps, np.array([30, 60]))
 
 
 def _with_commutators(res: dict[str, Any], late_over_early: float) -> dict[str, Any]:
@@ -486,6 +497,7 @@ def test_curriculum_pairs_the_main_run_by_seed() -> None:
     cur = fake_result(LOW, [0.1, 0.2, 0.2, 0.9])
     cur["seeds"] = np.array([2, 0])
     cur["acc"] = cur["acc"][:2]
+    cur["stage_end_step"] = cur["stage_end_step"][:2]
     cur["acc"][:, -1, 0] = [0.2, 0.4]
     ctx = FakeCtx({"main": main, "curriculum": cur})
     ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
@@ -505,7 +517,13 @@ def test_sgd_variant_config() -> None:
         "lr": 0.1,
         "batch": 64,
         "weight_decay": 0.0,
+        "schedule": "cosine",
+        "warmup_frac": 0.0333,
         "steps": ci["side_steps"],
+    }
+    # The main variant's schedule (constant lr 0.1 never settled): only the optimizer and its lr differ.
+    assert {k: v for k, v in sgd["optim"].items() if k not in ("name", "lr", "steps")} == {
+        k: v for k, v in main["optim"].items() if k not in ("name", "lr", "steps")
     }
     assert ci["side_steps"] < ci["steps"] and main["optim"]["steps"] == ci["steps"]
     assert VARIANTS[SGD_VARIANT]["optim"]["name"] == "sgd"

@@ -10,7 +10,7 @@ from geomclaims.studies.execution import sae as S
 from geomclaims.studies.execution.model import EnsembleTransformer, ModelSpec, member_losses
 from geomclaims.studies.execution.profiles import PROFILE_SETTINGS, train_config
 from geomclaims.studies.execution.task import TaskSpec, data_rng, sample
-from geomclaims.studies.execution.train import train_run
+from geomclaims.studies.execution.train import build_model, train_run, training_forward
 
 SPEC = TaskSpec(T=16, C=8, m_values=(1, 2))
 
@@ -135,3 +135,45 @@ def test_sae_ablation_of_all_latents_changes_logits_and_of_none_does_not(kind: s
         gone = model(resid=S.ablate(sae, x, every).reshape_as(cache["resid1"]), start_layer=1)
     torch.testing.assert_close(kept, base)
     assert (gone - base).abs().max() > 1e-3
+
+
+def test_curriculum_members_advance_alone_as_if_trained_alone() -> None:
+    """Each member leaves its stage on its own accuracy, so an ensemble member matches its seed trained alone."""
+
+    def cfg(seeds: list[int]) -> dict:
+        s = dict(PROFILE_SETTINGS["smoke"])
+        s.update(seeds=seeds, steps=8, n_snapshots=5)
+        c = train_config(s, "adam-cos2e-3-T16", "cpu", schedule="curriculum")
+        c["curriculum_threshold"] = 0.2  # low enough that the tiny models advance within 8 steps
+        return c
+
+    ens = train_run(cfg([3, 4]), 3)
+    alone = [train_run(cfg([s]), s) for s in (3, 4)]
+    assert ens["stage_end_step"].shape == (2, 4) and (ens["stage_end_step"] >= 0).any()
+    for e, single in enumerate(alone):
+        assert ens["stage_end_step"][e].tolist() == single["stage_end_step"][0].tolist()
+        assert ens["stage_at_snap"][e].tolist() == single["stage_at_snap"][0].tolist()
+        for name in ens["snap"]:
+            np.testing.assert_allclose(ens["snap"][name][e], single["snap"][name][0], rtol=1e-4, atol=1e-5)
+
+
+def test_training_forward_is_the_model_unless_compile_is_set() -> None:
+    cfg = _tiny_config([3])
+    assert cfg["compile"] is False  # smoke trains eagerly (compile time would dominate its seconds)
+    model, _ = build_model(cfg)
+    assert training_forward(model, cfg) is model
+    assert (
+        PROFILE_SETTINGS["ci"]["compile"]
+        and train_config(PROFILE_SETTINGS["ci"], "adam-cos2e-3-T16", "cpu")["compile"]
+    )
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_within_float_noise_and_repeats_exactly() -> None:
+    """The compiled step sums in another order: same trajectory up to float noise, bit-identical run to run."""
+    eager = _tiny_config([3, 4])
+    compiled = {**eager, "compile": True}
+    a, b, again = train_run(eager, 3), train_run(compiled, 3), train_run(compiled, 3)
+    for name in a["snap"]:
+        np.testing.assert_allclose(b["snap"][name], a["snap"][name], rtol=1e-4, atol=1e-5)
+        assert np.array_equal(b["snap"][name], again["snap"][name]), f"{name}: compiled run not deterministic"

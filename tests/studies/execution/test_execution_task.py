@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geomclaims.studies.execution.task import TaskSpec, data_rng, sample, stage_m_values
+from geomclaims.studies.execution.task import Stages, TaskSpec, data_rng, sample
 
 
 def _decode(tokens: np.ndarray, spec: TaskSpec) -> list[list[int]]:
@@ -84,7 +84,7 @@ def test_overlap_distractors_variant_pool_includes_values() -> None:
     unmarked[:, -1] = False
     assert set(np.unique(b.tokens[unmarked])) >= set(range(spec.C)), "values missing from the distractor pool"
     # Every other variant uses the paper's disjoint pool.
-    for v in ("paper", "adam-cos2e-3-T16", "sgd0.1-T16", "released-code"):
+    for v in ("paper", "adam-cos2e-3-T16", "sgd0.1-cos-T16", "released-code"):
         assert train_config(PROFILE_SETTINGS["ci"], v, "cpu")["task"]["distractor_values"] is False
 
 
@@ -102,11 +102,25 @@ def test_generator_is_seeded_and_independent_of_torch() -> None:
     assert not np.array_equal(a.tokens, d.tokens)
 
 
-def test_curriculum_stages_ascend_and_mixed_uses_all() -> None:
-    mixed = TaskSpec(m_values=(1, 2, 3, 4))
-    cur = TaskSpec(m_values=(1, 2, 3, 4), schedule="curriculum")
-    assert stage_m_values(mixed, 50, 100) == (1, 2, 3, 4)
-    assert [stage_m_values(cur, s, 100)[0] for s in (0, 24, 25, 50, 75, 99, 100)] == [1, 1, 2, 3, 4, 4, 4]
+def test_curriculum_members_advance_once_their_stage_is_learned_and_mixed_uses_all() -> None:
+    mixed = Stages(TaskSpec(m_values=(1, 2, 3, 4)), 2)
+    mixed.update(10, np.ones((2, 4)))
+    assert mixed.m_values(0) == (1, 2, 3, 4) and mixed.ended.tolist() == [[-1] * 4] * 2
+    # m_values deliberately unsorted: the curriculum ascends in m, the accuracy columns follow spec.m_values.
+    cur = Stages(TaskSpec(m_values=(2, 1, 3, 4), schedule="curriculum"), 2, threshold=0.9)
+    assert cur.m_values(0) == (1,) and cur.m_values(1) == (1,)
+    acc = np.array([[0.3, 0.95, 0.1, 0.1], [0.3, 0.85, 0.1, 0.1]])  # columns m = 2, 1, 3, 4
+    cur.update(100, acc)
+    assert cur.m_values(0) == (2,) and cur.m_values(1) == (1,)  # member 1 is below the threshold on m = 1
+    cur.update(200, np.array([[0.9, 0.2, 0.1, 0.1], [0.3, 0.9, 0.1, 0.1]]))
+    assert cur.m_values(0) == (3,) and cur.m_values(1) == (2,)  # one stage per check, independently
+    assert cur.ended.tolist() == [[100, 200, -1, -1], [200, -1, -1, -1]]
+    for step in (300, 400, 500):
+        cur.update(step, np.ones((2, 4)))
+    assert cur.m_values(0) == (4,) and cur.m_values(1) == (4,)  # the last stage is never left
+    assert cur.ended[:, -1].tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="threshold"):
+        Stages(TaskSpec(), 1, threshold=0.0)
 
 
 def test_invalid_specs_are_rejected() -> None:

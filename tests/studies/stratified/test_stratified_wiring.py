@@ -13,6 +13,7 @@ import pytest
 
 import geomclaims.studies.stratified  # noqa: F401  (registers profiles)
 from geomclaims.studies.stratified import experiment as ex
+from geomclaims.studies.stratified import pipeline
 from geomclaims.studies.stratified import strata as st
 from geomclaims.studies.stratified.profiles import SETTINGS
 
@@ -59,7 +60,8 @@ def test_table2_uses_soft_gate_probabilities(method: str, monkeypatch: pytest.Mo
 
     One-hot arg-max weights (the defect of issue 13) give strata means that differ by several units.
     """
-    monkeypatch.setattr(ex, "gate_probs", _fake_gate_probs)
+    # gate_probs is called by the shared pipeline (pipeline._fit, pipeline._untrained_gates).
+    monkeypatch.setattr(pipeline, "gate_probs", _fake_gate_probs)
     r = ex.run_strata(_smoke_cfg(method), 0)
     sizes = np.asarray(r["sizes"])
     ws = np.asarray(r["ws"])[sizes > 0]

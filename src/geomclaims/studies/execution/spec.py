@@ -14,4 +14,5 @@ STUDY = StudySpec(
     aliases=("E",),
     marker_doc="paper E claims",
     blurb="low-dimensional execution manifolds in transformer learning dynamics",
+    orientation="geomclaims.studies.execution.orientation",
 )

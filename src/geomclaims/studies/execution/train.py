@@ -14,6 +14,13 @@ Per member ``e`` (paper E Sec. 3.2-3.3):
   evaluation set;
 * at ``n_commutators`` checkpoints: the SGD commutator of two fresh minibatches (plain SGD steps at
   ``commutator_lr``, float64, geomclaims.metrics.sgd_commutator) and the minibatch gradient (positive control).
+
+``config["compile"]`` runs the training steps through ``torch.compile`` (issue 30's lever, measured side by side in
+benchmarks/bench_execution_levers.py: 1.37x on the attention-only step and 1.19x on the MLP step over the eager
+query-only step, compile time ~20 s per process and model shape). Evaluation, snapshots and commutators stay eager
+(the evaluation records attention probabilities; the commutator runs in float64). Compiled kernels sum in another
+order than eager ones, so a compiled run's numbers differ from an eager run's within float noise that training
+amplifies; the flag is part of the config and hence of the cache key.
 """
 
 from __future__ import annotations
@@ -27,7 +34,20 @@ import torch
 from geomclaims.metrics import attention_entropy, param_slices, sgd_commutator
 from geomclaims.studies.execution import sae as S
 from geomclaims.studies.execution.model import EnsembleTransformer, ModelSpec, member_losses
-from geomclaims.studies.execution.task import Batch, TaskSpec, data_rng, sample, stage_m_values
+from geomclaims.studies.execution.task import Batch, Stages, TaskSpec, data_rng, sample
+
+
+def training_forward(model: EnsembleTransformer, config: Mapping[str, Any]) -> torch.nn.Module:
+    """The module the training steps call: ``model`` itself, or ``torch.compile(model)`` when ``config["compile"]``
+    (the compiled wrapper shares the parameters, so evaluation and snapshots read the same weights eagerly)."""
+    if not config.get("compile", False):
+        return model
+    import torch._inductor.config as inductor_config
+
+    # One compile worker: the ci box has 2 cores and two training jobs already use both.
+    inductor_config.compile_threads = 1
+    return torch.compile(model, dynamic=False)
+
 
 EVAL_SEED = 10_007  # one fixed evaluation set for every member and variant of a task
 
@@ -133,9 +153,11 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     optim_cfg = config["optim"]
     steps, batch = int(optim_cfg["steps"]), int(optim_cfg["batch"])
     opt = _optimizer(model, optim_cfg)
+    forward = training_forward(model, config)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(optim_cfg, k))
     shuffled = config.get("labels", "true") == "shuffled"
 
+    stages = Stages(spec, len(seeds), float(config["curriculum_threshold"]))
     train_rngs = [data_rng(s, "train") for s in seeds]
     comm_rngs = [data_rng(s, "commutator") for s in seeds]
     label_rngs = [data_rng(s, "labels") for s in seeds] if shuffled else None
@@ -153,6 +175,7 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
 
     snaps: dict[str, list[np.ndarray]] = {n: [] for n in names}
     acc, loss, ent, comm_norm, comm_d = [], [], [], [], []
+    stage_at: list[np.ndarray] = []
     comm_delta: dict[str, list[np.ndarray]] = {n: [] for n in tracked}
     comm_grad: dict[str, list[np.ndarray]] = {n: [] for n in tracked}
     train_loss = np.zeros((len(seeds), len(snap_steps)))
@@ -162,8 +185,8 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     for step in range(steps + 1):
         if step in comm_steps:
             model.eval()
-            ba = [sample(spec, r, batch, stage_m_values(spec, step, steps)) for r in comm_rngs]
-            bb = [sample(spec, r, batch, stage_m_values(spec, step, steps)) for r in comm_rngs]
+            ba = [sample(spec, r, batch, stages.m_values(e)) for e, r in enumerate(comm_rngs)]
+            bb = [sample(spec, r, batch, stages.m_values(e)) for e, r in enumerate(comm_rngs)]
             _targets(ba, comm_label_rngs, spec.C)
             _targets(bb, comm_label_rngs, spec.C)
             res = sgd_commutator(model, ensemble_loss, _stack(ba, device), _stack(bb, device), comm_lr)
@@ -182,6 +205,10 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
             for n in names:
                 snaps[n].append(model.params[n].detach().cpu().numpy().copy())
             a, lo, en = evaluate(model, evals, device)
+            stages.update(
+                step, a
+            )  # a member that has learned its curriculum stage moves on from the next step
+            stage_at.append(stages.stage.copy())
             acc.append(a)
             loss.append(lo)
             ent.append(en)
@@ -191,9 +218,10 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
             n_running = 0
         if step == steps:
             break
-        batches = [sample(spec, r, batch, stage_m_values(spec, step, steps)) for r in train_rngs]
+        batches = [sample(spec, r, batch, stages.m_values(e)) for e, r in enumerate(train_rngs)]
         _targets(batches, label_rngs, spec.C)
-        per_member = member_losses(model(_stack(batches, device)[0]), _stack(batches, device)[1])
+        x, y = _stack(batches, device)
+        per_member = member_losses(forward(x), y)
         opt.zero_grad(set_to_none=True)
         per_member.sum().backward()
         opt.step()
@@ -212,6 +240,10 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
         "eval_loss": np.stack(loss, 1),  # [E, S, n_m]
         "train_loss": train_loss,  # [E, S] mean training loss since the previous snapshot
         "entropy": np.stack(ent, 1),  # [E, S, L]
+        # Curriculum bookkeeping (all zeros / -1 under mixed training): the stage index each member trains at
+        # after each snapshot [E, S], and the step at which it left each stage [E, n_m] (-1: never left).
+        "stage_at_snap": np.stack(stage_at, 1),
+        "stage_end_step": stages.ended.copy(),
         "matrices": list(tracked),
         "snap": {n: np.stack(v, 1) for n, v in snaps.items()},  # [E, S, *shape]
     }

@@ -6,4 +6,8 @@ from . import experiment, profiles, report  # noqa: F401  (registration side eff
 
 # Code outside this folder that shapes the results (registry.study_code_version hashes it): the LM corpora (P8-P11)
 # and the pretrained model's loading.
-CODE_DEPENDENCIES = ("geomclaims.resources.lm_corpora", "geomclaims.resources.models")
+CODE_DEPENDENCIES = (
+    "geomclaims.resources.lm_corpora",
+    "geomclaims.resources.local",
+    "geomclaims.resources.models",
+)

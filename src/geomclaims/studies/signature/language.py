@@ -12,9 +12,10 @@ from geomclaims.claims import ClaimCase
 from geomclaims.metrics import cosine_matrix, mantel, percentile_bin_alignment, r_cos, r_order
 from geomclaims.registry import Evidence, RunContext, Untestable, evidence
 
+from . import lm_readings
 from .shared import _null_name, _permutation_null, null_seed
 
-LM_PAIRS = {"embedding": ("WE", "phi_next"), "unembedding": ("WU", "varphi_pre")}
+LM_PAIRS = lm_readings.LM_PAIRS
 
 
 def lm_runs(ctx: RunContext, corpus: str, arch: str) -> list[dict[str, Any]]:
@@ -26,7 +27,10 @@ def lm_runs(ctx: RunContext, corpus: str, arch: str) -> list[dict[str, Any]]:
         raise Untestable(
             f"corpus {corpus!r} is not part of the {ctx.profile} profile's LM corpora {s['corpora']}"
         )
-    cfg = lm.lm_config(s["scale"], corpus, arch, device=ctx.device)
+    # the other corpora's signatures, counted with this run's tokenizer (Corollary 4's specificity, P8-specific,
+    # read on the Sec. 6 architecture only: ~8 s of loading and encoding per job, so the llama runs skip it)
+    others = [c for c in s["corpora"] if c != corpus] if arch == "qwen2" else []
+    cfg = lm.lm_config(s["scale"], corpus, arch, device=ctx.device, cross_corpora=others)
     return [ctx.run("lm", cfg, int(seed), lm.train_lm) for seed in ctx.settings["lm_seeds"]]
 
 
@@ -119,6 +123,10 @@ def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         details["cos_sig_head"] = np.round(cs[:30, :30], 3).tolist()
         details["tokens_head"] = [str(t) for t in res["tokens"][:30]]
         return Evidence(measured=measured, null=null, details=details, preconditions=pre)
+    if metric == "specificity_margin":
+        return _specificity_evidence(case, ctx, runs, corpus, details, pre)
+    if metric == "per_token_trend":
+        return _per_token_evidence(case, ctx, runs, details, pre)
     if metric in ("decile_spread", "decile_asymmetry"):
         stat = _decile_stat(metric)
         curves = []
@@ -138,6 +146,46 @@ def lm_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         null = np.array([stat(percentile_bin_alignment(cosine_matrix(d), cs, n_bins=10)) for d in draws])
         return Evidence(measured=[stat(c) for c in curves], null=null, details=details, preconditions=pre)
     raise KeyError(f"signature/lm has no metric {metric!r}")
+
+
+def _specificity_evidence(
+    case: ClaimCase, ctx: RunContext, runs: list[dict[str, Any]], corpus: str, details: dict, pre: dict
+) -> Evidence:
+    """P8-specific: per seed, own R_cos minus the best other corpus's R_cos over the same rows; null: the same
+    margin for iid init embeddings."""
+    matrix = str(case.params["matrix"])
+    if str(case.params.get("arch", "qwen2")) != "qwen2":
+        raise KeyError("the specificity margin is recorded for the qwen2 LMs only (lm_runs counts it there)")
+    others = [c for c in ctx.settings["lm"]["corpora"] if c != corpus]
+    readings = [lm_readings.specificity(r, matrix, others) for r in runs]
+    details["best_other_per_seed"] = [x["best_other"] for x in readings]
+    details["per_other_per_seed"] = [
+        {o: {k: round(v, 4) for k, v in d.items()} for o, d in x["per_other"].items()} for x in readings
+    ]
+    if _null_name(case) != "init":
+        raise KeyError(f"the specificity margin takes the 'init' null, not {_null_name(case)!r}")
+    null = lm_readings.specificity_init_null(
+        runs[0], matrix, others, min(int(ctx.settings["n_null"]), 200), null_seed(ctx) + 4
+    )
+    measured = [x["margin"] for x in readings]
+    return Evidence(measured=measured, null=null, details=details, preconditions=pre)
+
+
+def _per_token_evidence(
+    case: ClaimCase, ctx: RunContext, runs: list[dict[str, Any]], details: dict, pre: dict
+) -> Evidence:
+    """P9-pertoken (Fig. 5C): per seed, the correlation over tokens of R(s) with Mean(s); null: the signature's
+    tokens permuted. Seed 0's per-token points are kept for the report's scatter."""
+    pairs = [_lm_cos_pair(r, "embedding") for r in runs]
+    if _null_name(case) != "token_permutation":
+        raise KeyError(f"the per-token trend takes the 'token_permutation' null, not {_null_name(case)!r}")
+    cw, cs = pairs[0]
+    details["per_token_r_seed0"] = np.round(lm_readings.per_token_r(cw, cs), 4).tolist()
+    details["mean_similarity_seed0"] = np.round(lm_readings.mean_similarity(cw), 4).tolist()
+    details["n_tokens"] = int(cw.shape[0])
+    null = lm_readings.per_token_permutation_null(pairs, int(ctx.settings["n_null"]), null_seed(ctx) + 5)
+    measured = [lm_readings.per_token_trend(a, b) for a, b in pairs]
+    return Evidence(measured=measured, null=null, details=details, preconditions=pre)
 
 
 def _frequency_permutation_null(

@@ -4,7 +4,9 @@ Per (corpus, architecture, seed): a byte-level BPE tokenizer is trained on the c
 library, a Qwen2 (Sec. 6) or Llama (App. C.4) causal LM from ``transformers`` is trained with untied embeddings
 (so W^E and W^U are separate matrices, as in the paper's Qwen2.5 setup), and the run returns the embedding and
 unembedding rows of the top-C most frequent tokens at init and after training, plus phi^next and varphi^pre of
-those tokens counted on the same tokenized corpus.
+those tokens counted on the same tokenized corpus. With ``cross_corpora`` in the config the job also encodes each
+of those other corpora with this run's tokenizer and counts their bigram signatures over the same rows (Corollary
+4's specificity: does another corpus's signature fit this LM as well as its own?); counting is cheap, no training.
 
 Scales (``SCALES``): ``smoke`` (synthetic Markov-chain corpus, 1 layer, seconds), ``ci`` (a few MB of real text,
 2 layers x 128 hidden, a few hundred steps on CPU) and ``full`` (the paper's 12 layers x 512 hidden, 12 heads,
@@ -114,11 +116,17 @@ def synthetic_corpus(name: str, n_bytes: int, seed: int = 0) -> list[str]:
 
 
 def load_corpus(name: str, max_bytes: int) -> tuple[list[str], int]:
-    """Documents of an LM corpus (``synthetic_*`` for smoke; otherwise geomclaims.resources.lm_corpus)."""
+    """Documents of an LM corpus (``synthetic_*`` for smoke; ``textfile-*`` a user's file; else resources.lm_corpus)."""
     if name.startswith("synthetic"):
         docs = synthetic_corpus(name, max_bytes)
         return docs, sum(len(d.encode()) for d in docs)
-    from geomclaims.resources import lm_corpus
+    from geomclaims.resources import lm_corpus, local
+
+    # A user's text file (geomclaims probe --corpus FILE): one document per line.
+    if local.is_local_corpus(name):
+        from geomclaims.resources.lm_corpora import truncate_to_bytes
+
+        return truncate_to_bytes(local.read_texts(name)[0], max_bytes)
 
     return lm_corpus(name, max_bytes=max_bytes)
 
@@ -200,6 +208,22 @@ def build_model(cfg: Mapping[str, Any], vocab_size: int) -> torch.nn.Module:
     return model
 
 
+def cross_signatures(
+    tok: Any, vocab_size: int, rows: np.ndarray, corpora: Any, max_bytes: int
+) -> dict[str, dict[str, np.ndarray]]:
+    """phi^next / varphi^pre of each corpus in ``corpora`` over this run's ``rows``, encoded with this run's
+    tokenizer, and how often each row token occurs there (a token rare in the other corpus has a noisy row).
+    Returned under ``cross_phi_next``, ``cross_varphi_pre`` and ``cross_counts``, keyed by corpus name."""
+    out: dict[str, dict[str, np.ndarray]] = {"cross_phi_next": {}, "cross_varphi_pre": {}, "cross_counts": {}}
+    for name in corpora:
+        other_ids = encode_docs(tok, load_corpus(str(name), max_bytes)[0])
+        nxt, pre = bigram_signatures(other_ids, vocab_size, rows)
+        out["cross_phi_next"][str(name)] = nxt.astype(np.float32)
+        out["cross_varphi_pre"][str(name)] = pre.astype(np.float32)
+        out["cross_counts"][str(name)] = np.bincount(np.concatenate(other_ids), minlength=vocab_size)[rows]
+    return out if corpora else {}
+
+
 def _rows(model: torch.nn.Module, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r = torch.as_tensor(rows)
     we = model.get_input_embeddings().weight.detach()[r].cpu().numpy().astype(np.float32)
@@ -220,6 +244,7 @@ def train_lm(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     rows = top_tokens(ids, int(cfg["top_c"]), exclude=(0,))
     phi_next, varphi_pre = bigram_signatures(ids, V, rows)
     stream = np.concatenate([np.append(d, 0) for d in ids])  # EOS between documents
+    cross = cross_signatures(tok, V, rows, cfg.get("cross_corpora", ()), int(cfg["max_bytes"]))
     tok_s = time.perf_counter() - t0
 
     data_rng = np.random.default_rng([seed, 17])
@@ -264,6 +289,7 @@ def train_lm(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
         "WU": {"init": wu0, "final": wu1},
         "phi_next": phi_next.astype(np.float32),
         "varphi_pre": varphi_pre.astype(np.float32),
+        **cross,
         "loss": np.asarray(losses, dtype=np.float32),
         "corpus_bytes": int(n_bytes),
         "corpus_tokens": int(stream.size),

@@ -147,6 +147,60 @@ def _deciles(e: dict[str, dict[str, Any]], fig_dir: Path) -> str | None:
     return _save(fig, fig_dir, "signature_deciles")
 
 
+def _per_token(e: dict[str, dict[str, Any]], fig_dir: Path) -> str | None:
+    """Fig. 5C: per token, R(s) against Mean(s) (seed 0 of each corpus), with each corpus's least-squares line."""
+    rows = [
+        x
+        for x in e.values()
+        if x["claim_id"] == "P9-pertoken" and x.get("details", {}).get("per_token_r_seed0")
+    ]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for x in sorted(rows, key=lambda x: x["params"]["corpus"]):
+        m = np.asarray(x["details"]["mean_similarity_seed0"], dtype=float)
+        r = np.asarray(x["details"]["per_token_r_seed0"], dtype=float)
+        ok = np.isfinite(r) & np.isfinite(m)
+        pts = ax.scatter(m[ok], r[ok], s=4, alpha=0.5, label=x["params"]["corpus"])
+        if ok.sum() > 2:
+            slope, icpt = np.polyfit(m[ok], r[ok], 1)
+            xs = np.linspace(m[ok].min(), m[ok].max(), 2)
+            ax.plot(xs, slope * xs + icpt, color=pts.get_facecolor()[0], lw=1)
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_xlabel("Mean(s) = mean cos(W^E_s, W^E)")
+    ax.set_ylabel("R(s)")
+    ax.legend(fontsize=6, markerscale=3)
+    fig.tight_layout()
+    return _save(fig, fig_dir, "signature_per_token")
+
+
+def _specificity_lines(e: dict[str, dict[str, Any]]) -> list[str]:
+    """P8-specific: own R_cos against each other corpus's over the same rows (seed medians)."""
+    rows = []
+    for x in sorted(e.values(), key=lambda x: x["id"]):
+        per_seed = x.get("details", {}).get("per_other_per_seed") if x["claim_id"] == "P8-specific" else None
+        if not per_seed:
+            continue
+        cells = []
+        for o in per_seed[0]:
+            own = np.median([s[o]["own"] for s in per_seed])
+            other = np.median([s[o]["other"] for s in per_seed])
+            cells.append(f"{o}: {own:.2f} vs {other:.2f}")
+        rows.append([x["params"]["corpus"], x["params"]["matrix"], "; ".join(cells)])
+    if not rows:
+        return []
+    return [
+        "",
+        "**Corollary 4 specificity (P8-specific).** Each LM's R_cos with its own corpus's signature against another "
+        "corpus's signature counted with the same tokenizer over the same rows (median over seeds; rows the other "
+        "corpus has at least 20 times).",
+        "",
+        *fold(
+            "Own vs other corpus R_cos per LM", [table(rows, ["LM corpus", "matrix", "own vs other R_cos"])]
+        ),
+    ]
+
+
 def _digits(e: dict[str, dict[str, Any]], fig_dir: Path) -> str | None:
     x = e.get("P11-digits")
     if not x or not x.get("details", {}).get("digit_cos"):
@@ -422,6 +476,11 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
         ),
         (_lm_bars, "R_cos per corpus and architecture against the init null's 95% band (Fig. 5B / 13B)."),
         (_deciles, "Mean percentile of cos(phi^next) per decile of cos(W^E) (Fig. 5E)."),
+        (
+            _per_token,
+            "Per token s: R(s) = Corr(cos(W^E_s, W^E), cos(phi_s, phi)) against Mean(s), seed 0 per corpus, with "
+            "each corpus's least-squares line (Fig. 5C).",
+        ),
         (_digits, "Digits 0-9: pretrained tied embeddings vs phi~ = phi^next + varphi^pre (Fig. 6B)."),
         (
             _formation_curves,
@@ -434,6 +493,7 @@ def section(entries: list[dict[str, Any]], fig_dir: Path) -> str:
             lines.append(figure(caption, path))
     lines += _cost_lines(e)
     lines += _lm_lines(e)
+    lines += _specificity_lines(e)
     lines += _persistence_lines(e)
     lines += _direction_lines(e)
     lines += _findings_lines(e)

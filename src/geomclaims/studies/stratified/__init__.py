@@ -7,6 +7,7 @@ from . import experiment, profiles, report
 CODE_DEPENDENCIES = (
     "geomclaims.resources.corpora",
     "geomclaims.resources.embeddings",
+    "geomclaims.resources.local",
     "geomclaims.resources.models",
 )
 

@@ -7,7 +7,8 @@ Real data (ci / full): ``geomclaims.resources`` supplies a POOL of six sources x
 its own ``n_per_source`` texts per source from that pool (label-balanced, :func:`text_rng`), so the seed CI covers the
 sampling of texts as well as the MoE; models compared at the same seed see the same texts (paired design).
 
-Synthetic data (smoke) uses the same pool-then-resample path.
+Synthetic data (smoke) uses the same pool-then-resample path. A user's text file (``data`` = ``textfile-<sha16>``,
+registered by ``geomclaims probe``) does too: its pool is up to ``n_pool_per_source`` texts per source of the file.
 
 Synthetic data (smoke; S9 in every profile): clouds with known structure from ``geomclaims.metrics.synthetic``.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geomclaims.metrics.synthetic import affine_subspace, stratified_union, touching_line_disk_ball
+from geomclaims.resources import local
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class Corpus:
     source: np.ndarray  # (n,) int source code
     label: np.ndarray  # (n,) int code of (source, label) pairs: labels from different sources never coincide
     source_names: tuple[str, ...]
+    # (n,) characters per text: the alternative explanation "strata only sort texts by length" (issue 25 item 6).
+    # None where the points are no texts (line/disk/ball, the S3 Gaussian).
+    length: np.ndarray | None = None
 
 
 def _codes(values: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -55,7 +60,36 @@ def real_corpus(
     source, names = _codes(sources)
     label, _ = _codes([f"{s}:{lab}" for s, lab in zip(sources, ds["label"], strict=True)])
     X = embed(model, texts, layer=-1, pooling=pooling, max_length=max_length, device=device, progress=False)
-    return Corpus(X=np.asarray(X, dtype=np.float64), source=source, label=label, source_names=names)
+    length = np.asarray([len(t) for t in texts], dtype=np.int64)
+    return Corpus(
+        X=np.asarray(X, dtype=np.float64), source=source, label=label, source_names=names, length=length
+    )
+
+
+def text_file_corpus(
+    corpus: str,
+    model: str,
+    n_per_source: int,
+    data_seed: int,
+    max_length: int,
+    device: str = "cpu",
+    pooling: str = "mean",
+) -> Corpus:
+    """A user's text file (``geomclaims probe --corpus FILE``, ``resources.local``) embedded by ``model``: up to
+    ``n_per_source`` texts per source of the file; a text's label is its source (the file carries no labels)."""
+    from geomclaims.resources.embeddings import embed
+
+    texts, sources = local.text_pool(corpus, n_per_source, data_seed)
+    source, names = _codes(sources)
+    X = embed(model, texts, layer=-1, pooling=pooling, max_length=max_length, device=device, progress=False)
+    length = np.asarray([len(t) for t in texts], dtype=np.int64)  # the length control reads them (S3/S5)
+    return Corpus(
+        X=np.asarray(X, dtype=np.float64),
+        source=source,
+        label=source.copy(),
+        source_names=names,
+        length=length,
+    )
 
 
 # Stream tag that keeps the text draw independent of the controls' generator ``default_rng([data_seed, seed])``
@@ -93,6 +127,7 @@ def subset(corpus: Corpus, index: np.ndarray) -> Corpus:
         source=corpus.source[index],
         label=corpus.label[index],
         source_names=corpus.source_names,
+        length=None if corpus.length is None else corpus.length[index],
     )
 
 
@@ -107,8 +142,14 @@ def synthetic_corpus(model: str, n_per_source: int, data_seed: int, dim: int) ->
     source = np.repeat(np.arange(6), n_per_source)
     rng = np.random.default_rng(data_seed + offset)
     label = source * 2 + rng.integers(0, 2, size=source.size)
+    # Stand-in text lengths that grow with the source's dimension (drawn after the labels: same labels as before).
+    length = rng.integers(20, 60, size=source.size) * (1 + source)
     return Corpus(
-        X=np.vstack(parts), source=source, label=label, source_names=tuple(f"synthetic{i}" for i in range(6))
+        X=np.vstack(parts),
+        source=source,
+        label=label,
+        source_names=tuple(f"synthetic{i}" for i in range(6)),
+        length=length,
     )
 
 
@@ -123,6 +164,16 @@ def load_pool(cfg: dict, device: str = "cpu") -> Corpus:
         )
     if cfg["data"] == "synthetic":
         return synthetic_corpus(cfg["model"], n_pool, cfg["data_seed"], cfg["synthetic_dim"])
+    if str(cfg["data"]).startswith(local.CORPUS_PREFIX):
+        return text_file_corpus(
+            cfg["data"],
+            cfg["model"],
+            n_pool,
+            cfg["data_seed"],
+            cfg["max_length"],
+            device,
+            cfg.get("pooling", "mean"),
+        )
     raise ValueError(f"unknown data kind {cfg['data']!r}")
 
 

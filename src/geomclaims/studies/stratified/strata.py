@@ -142,3 +142,93 @@ def gaussian_same_spectrum(X: np.ndarray, rng: np.random.Generator) -> np.ndarra
 def mean_gate_by_group(gate: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
     """(k, E) mean gate row per group (strata x experts or sources x experts heatmaps)."""
     return stratum_means(gate, groups, k)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# issue 25 item 6: text length, the single global manifold, and sparsity against dimension
+# ------------------------------------------------------------------------------------------------------------
+
+
+def length_bin_partitions(
+    length: np.ndarray, sizes: np.ndarray, n_draws: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Pseudo-strata that only sort texts by length, with the observed stratum sizes (the length control).
+
+    Texts sorted by length (ties broken at random) are cut into consecutive blocks; block ``j`` of a draw has the
+    size of stratum ``order[j]`` for a random order of the strata, so every draw has exactly the strata's sizes and
+    only the assignment of sizes to length ranges varies. If such partitions reproduce the strata's dimension
+    spread (or their agreement with the sources), length alone explains it.
+    """
+    length = np.asarray(length, dtype=float)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if length.ndim != 1 or sizes.sum() != length.size:
+        raise ValueError(f"length: {length.shape} texts for stratum sizes summing to {int(sizes.sum())}")
+    out = []
+    for _ in range(int(n_draws)):
+        by_length = np.lexsort((rng.random(length.size), length))
+        order = rng.permutation(sizes.size)
+        labels = np.empty(length.size, dtype=np.int64)
+        labels[by_length] = np.repeat(order, sizes[order])
+        out.append(labels)
+    return out
+
+
+def equal_partition_spreads(
+    X: np.ndarray, k: int, min_size: int, n_draws: int, seed: int, threshold: float = 0.75
+) -> np.ndarray:
+    """Dimension spreads of random partitions of ``X`` into ``k`` parts of equal size (n // k or n // k + 1).
+
+    The single-global-manifold baseline (Sec. 1): random subsets of one cloud differ in PCA dimension only by
+    sampling, so the strata's spread must exceed these.
+    """
+    equal = np.arange(X.shape[0]) % k
+    sizes = np.bincount(equal, minlength=k)
+    out = np.zeros(int(n_draws))
+    for r in range(int(n_draws)):
+        fake = random_partition(sizes, seed * 100_003 + r)
+        out[r] = spread(stratum_dims(X, fake, k, threshold), sizes, min_size)
+    return out
+
+
+def served_strata(heat: np.ndarray, sizes: np.ndarray, min_size: int) -> np.ndarray:
+    """(E,) the stratum each expert serves: the eligible stratum (>= ``min_size`` points) with its highest mean gate.
+
+    ``heat`` is the (k, E) mean soft gate probability per stratum (the Figs. 2-6 heatmap).
+    """
+    heat = np.asarray(heat, dtype=float)
+    keep = np.asarray(sizes) >= min_size
+    if keep.sum() < 2:
+        raise ValueError(
+            f"sizes: fewer than two strata with >= {min_size} points ({np.asarray(sizes).tolist()})"
+        )
+    masked = np.where(keep[:, None], heat, -np.inf)
+    return masked.argmax(0)
+
+
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman correlation; 0.0 when either side is constant (no ordering to track, e.g. every expert serving one
+    stratum), so an undefined value never passes as tracking."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"rank_correlation: shapes {x.shape} and {y.shape}")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y).statistic)
+
+
+def random_assignment_rhos(
+    sparsities: Sequence[float], dims: np.ndarray, sizes: np.ndarray, min_size: int, n_draws: int, seed: int
+) -> np.ndarray:
+    """The sparsity-dimension join under random expert<->stratum assignments: each expert gets an eligible stratum
+    drawn uniformly (the control of "an expert's sparsity tracks the dimension of the stratum it serves")."""
+    eligible = np.flatnonzero(np.asarray(sizes) >= min_size)
+    rng = np.random.default_rng(seed)
+    s = np.asarray(sparsities, dtype=float)
+    return np.asarray(
+        [
+            rank_correlation(s, np.asarray(dims)[rng.choice(eligible, size=s.size)])
+            for _ in range(int(n_draws))
+        ]
+    )
