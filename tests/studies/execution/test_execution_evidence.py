@@ -202,13 +202,21 @@ def test_curriculum_sign_and_precondition() -> None:
     assert np.allclose(ev.measured, 1.0 - 0.3)  # mixed minus curriculum
     assert ev.details["curriculum_acc_on_stage_m_at_stage_end"] == pytest.approx([0.95, 0.95, 0.95, 0.9])
     assert ev.details["curriculum_stage_end_steps"] == [[30, 60, 90, 120]] * E
-    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.9)
+    # Stages with a successor (m = 1, 2, 3) gate; the last stage (m = 4, 0.9) is shown only.
+    assert ev.details["preconditions"]["curriculum_stage_acc_min_before_next"] == pytest.approx(0.95)
+    assert ev.details["curriculum_last_stage_acc"] == pytest.approx(0.9)
     # Members stuck on m = 2 (never left it, never reached m = 3, 4): each stage is read at the end of training.
     cur["stage_end_step"][:] = [30, -1, -1, -1]
     cur["acc"][:, -1, 1] = 0.4
     ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
     assert ev.details["curriculum_acc_on_stage_m_at_stage_end"] == pytest.approx([0.95, 0.4, 0.2, 0.9])
-    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.2)
+    assert ev.details["preconditions"]["curriculum_stage_acc_min_before_next"] == pytest.approx(0.2)
+    # A last stage left unlearned does not gate: only the stages that a later stage could make the model forget.
+    cur["stage_end_step"][:] = [30, 60, 90, -1]
+    cur["acc"][:, -1, 3] = 0.1
+    ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
+    assert ev.details["preconditions"]["curriculum_stage_acc_min_before_next"] == pytest.approx(0.95)
+    assert ev.details["curriculum_last_stage_acc"] == pytest.approx(0.1)
 
 
 def test_curriculum_stage_ends_need_a_snapshot_there() -> None:

@@ -169,7 +169,9 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "side_steps": 3000,
         "n_snapshots": 41,
         "n_commutators": 6,
-        "eval_per_m": 128,
+        # 512 fixed eval sequences per m (was 128): the per-seed "learned" reading near 0.9 has a binomial SE of
+        # ~0.013 instead of ~0.027, for ~3% of a run's time (41 evaluations).
+        "eval_per_m": 512,
         "paper_steps": 600,
         "released_steps": 600,
         "released_seeds": [0, 1, 2],
