@@ -10,8 +10,8 @@ Per member ``e`` (paper E Sec. 3.2-3.3):
   ``torch.Generator(init_seeds[e])`` (``init_seeds`` defaults to ``seeds``; equal init seeds with different data
   seeds give the "same initialisation, different data order" pairs);
 * ``n_snapshots`` evenly spaced snapshots (step 0 included) of every parameter;
-* at each snapshot: accuracy per m and the normalised final-token attention entropy of every layer (also per m) on a fixed
-  evaluation set;
+* at each snapshot: accuracy per m and the normalised final-token attention entropy of every layer (also per m) on
+  a fixed evaluation set;
 * at ``n_commutators`` checkpoints: the SGD commutator of two fresh minibatches (plain SGD steps at
   ``commutator_lr``, float64, geomclaims.metrics.sgd_commutator) and the minibatch gradient (positive control).
 
