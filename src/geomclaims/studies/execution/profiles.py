@@ -137,7 +137,8 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "steps": 24,
         "side_steps": 24,
         "n_snapshots": 13,
-        "n_commutators": 3,
+        # 4 (3 after step 0, all on snapshot steps): the fewest E6-spikes-vs-loss's rank correlation accepts.
+        "n_commutators": 4,
         "eval_per_m": 32,
         "paper_steps": 24,
         "released_steps": 12,
@@ -158,6 +159,8 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
             "n_random_ablations": 2,
         },
         "threads": 1,
+        # Issue 22 item 12 (statements.py): fixed-m runs (Sec. 3.1: m from 1 to 6) and a C = 16 run, plumbing only.
+        "statement_runs": {"fixed_m": [1, 2, 3, 4, 5, 6], "C": [16], "steps": 24, "seeds": [0, 1]},
     },
     "ci": {
         # Sized so every main-variant seed learns every m (issue 22; module docstring); E's share of a cold run is in
@@ -200,6 +203,8 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "threads": 1,
         # torch.compile of the training step (train.training_forward; issue 30): 1.37x / 1.19x per step.
         "compile": True,
+        # No fixed-m / C = 16 runs (statements.CI_BUDGET_REASON): 7 more main-length ensembles do not fit in CI.
+        "statement_runs": None,
     },
     "full": {
         # Paper scale (Sec. 3.2: d = 128, 20 seeds); Adam 1e-3 (lr 3e-3 collapses at d = 128).
@@ -233,6 +238,14 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         },
         "threads": 2,
         "compile": True,
+        # Fixed-m runs (m = 1..6, Sec. 3.1 / 4.1) and a C = 16 run (Sec. 3.1) at the main run's length; 5 seeds as
+        # in Fig. 1's error bars (not 20: seven extra ensembles).
+        "statement_runs": {
+            "fixed_m": [1, 2, 3, 4, 5, 6],
+            "C": [16],
+            "steps": 20000,
+            "seeds": [0, 1, 2, 3, 4],
+        },
     },
 }
 
