@@ -14,7 +14,7 @@ import pytest
 
 from geomclaims.claims import load_claims
 from geomclaims.paths import project_root
-from geomclaims.registry import Untestable
+from geomclaims.registry import NotRun
 from geomclaims.studies.execution import analysis as A
 from geomclaims.studies.execution import statements as ST
 from geomclaims.studies.execution.profiles import MAIN_VARIANT, PROFILE_SETTINGS
@@ -178,8 +178,8 @@ class _NoTraining(FakeCtx):
 
 
 @pytest.mark.parametrize("params", [{"m": 6}, {"C": 16}])
-def test_fixed_task_is_untestable_in_ci_before_training(params: dict[str, int]) -> None:
-    with pytest.raises(Untestable, match="budget"):
+def test_fixed_task_is_not_run_in_ci_before_training(params: dict[str, int]) -> None:
+    with pytest.raises(NotRun, match="budget"):
         ST.fixed_task_evidence(
             case("r90", "step_matched_random_walk", **params), _NoTraining({}, profile="ci")
         )

@@ -7,8 +7,8 @@
   positive control (the loss level against the same loss changes) gates it, so a measurement that cannot show a
   strong association never reads as "weak".
 * ``execution/fixed_task`` — Sec. 3.1 (m from 1 to 6, C = 8 or 16) and Sec. 4.1 (dimension stable for m <= 6): r90
-  of runs trained at one fixed m, or at C = 16. New training runs that the ci budget cannot take: in ci they are
-  untestable before any training; ``full`` (and ``smoke``, for the plumbing) run them.
+  of runs trained at one fixed m, or at C = 16. New training runs that the ci budget cannot take: in ci they are a
+  budget deferral (``not_run``) before any training; ``full`` (and ``smoke``, for the plumbing) run them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 from geomclaims.claims import ClaimCase
-from geomclaims.registry import Evidence, RunContext, Untestable, evidence
+from geomclaims.registry import Evidence, NotRun, RunContext, Untestable, evidence
 from geomclaims.studies.execution import analysis as A
 from geomclaims.studies.execution.profiles import MAIN_VARIANT, train_config
 from geomclaims.studies.execution.runs import (
@@ -168,11 +168,11 @@ def commutator_loss_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
 # Runs at one fixed m (m up to 6) and at C = 16 (Sec. 3.1, 4.1)
 # ----------------------------------------------------------------------------------------------------------
 
-# Why ci has none of these runs (checked before any training).
+# Why ci has none of these runs (a budget deferral, raised before any training: ``not_run``, not a verdict).
 CI_BUDGET_REASON = (
-    "budget: one extra ensemble per fixed m (1-6) and one for C = 16, each as long as the main run (12,000 steps, "
-    "~10 min per ensemble on one core); E's ci share is already ~75 of CI's 90 min, so ci runs none; the full "
-    "profile runs them (profiles.py 'statement_runs')"
+    "budget deferral to the full profile: one extra ensemble per fixed m (1-6) and one for C = 16, each as long as "
+    "the main run (16,000 steps, ~15 CPU-min per ensemble), would add ~100 CPU-min to a cold ci run that already "
+    "takes ~75 of CI's 90 min; the full profile runs them (profiles.py 'statement_runs')"
 )
 
 
@@ -182,7 +182,7 @@ def fixed_task_config(
     """The main variant trained at one fixed m (mixed over m = 1..4 otherwise) or at modulus C (m = 1..4)."""
     sr = settings.get("statement_runs")
     if not sr:
-        raise Untestable(CI_BUDGET_REASON)
+        raise NotRun(CI_BUDGET_REASON)
     cfg = train_config(dict(settings), MAIN_VARIANT, device, C=C, seeds=[int(s) for s in sr["seeds"]])
     if m is not None:
         cfg["task"]["m_values"] = [int(m)]
@@ -198,7 +198,7 @@ def fixed_task_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     C = int(case.params["C"]) if "C" in case.params else None
     if (m is None) == (C is None):
         raise ValueError(f"claim {case.claim.id}: give exactly one of params m, C")
-    cfg = fixed_task_config(ctx.settings, ctx.device, m=m, C=C)  # raises Untestable in ci, before training
+    cfg = fixed_task_config(ctx.settings, ctx.device, m=m, C=C)  # raises NotRun in ci, before training
     res = ctx.run("train", cfg, cfg["seeds"][0], train_run)
     mtype = case.params.get("matrix", A.ALL_ATTENTION)
     measured = A.per_member(res, mtype, "r90")
