@@ -13,8 +13,14 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from geomclaims.registry import Evidence, RunContext
-from geomclaims.studies.execution.profiles import MAIN_VARIANT, SGD_VARIANT, train_config
+from geomclaims.registry import Evidence, NotRun, RunContext
+from geomclaims.studies.execution.profiles import (
+    DEFERRED_RUNS,
+    MAIN_VARIANT,
+    SGD_VARIANT,
+    deferred_run,
+    train_config,
+)
 from geomclaims.studies.execution.train import train_run
 
 # Variants trained a second time on shuffled labels (the "nothing to learn" control of their trajectory claims).
@@ -42,8 +48,16 @@ def run_of(
     """(config, result) of one ensemble run; the main variant's run always records commutators (one cache entry).
 
     Its shuffled-label twin records them too: E6's control (issue 22 item 8), the same persistence read off a run
-    with nothing to learn.
+    with nothing to learn. A run the profile defers (``deferred_runs``) raises NotRun before anything is trained.
     """
+    deferred = deferred_run(
+        dict(ctx.settings), mlp=bool(mods.get("mlp")), schedule=mods.get("schedule", "mixed"), C=mods.get("C")
+    )
+    if deferred:
+        raise NotRun(
+            f"budget deferral (issue 30): this profile does not train {DEFERRED_RUNS[deferred]}; with it a cold ci "
+            "run took over CI's 90 minutes. The full profile trains it (profiles.py 'deferred_runs')."
+        )
     if variant == MAIN_VARIANT and not any(mods.get(k) for k in ("mlp", "init_seeds", "seeds", "C")):
         if mods.get("schedule", "mixed") == "mixed" and mods.get("op", "add") == "add":
             mods["commutators"] = True
