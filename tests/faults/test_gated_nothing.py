@@ -84,12 +84,21 @@ def test_partly_skipped_gated_run_fails_naming_the_skipped_cases(offline: pytest
 
 
 def test_gated_run_that_judges_everything_still_passes(offline: pytest.Pytester):
-    """Control: the new check must not fail a complete gated run."""
+    """Control: the new check must not fail a complete gated run (jobs in-process: no resource is skipped here)."""
     write_claims(offline.path / "claims", "faults", "faults_paper", [JUDGED])
-    r = offline.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "first.json")
+    r = offline.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-executor", "serial", "--claims-results", "first.json"
+    )
     (offline.path / "baseline.json").write_text((offline.path / "first.json").read_text())
     r = offline.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "baseline.json", "--claims-results", "out/results.json"
+        "-p",
+        "no:cacheprovider",
+        "--claims-executor",
+        "serial",
+        "--claims-baseline",
+        "baseline.json",
+        "--claims-results",
+        "out/results.json",
     )
     r.assert_outcomes(passed=1)
     assert r.ret == pytest.ExitCode.OK

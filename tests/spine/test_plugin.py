@@ -40,6 +40,11 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path
     return pytester
 
 
+# Every run but test_expected_verdicts_pass_and_xfail's (the Dask path end to end) runs its jobs in-process: the
+# behaviour under test is the plugin's, and a local cluster's start-up cost ~5 s per run (unit-test time, issue 30).
+SERIAL = ("-p", "no:cacheprovider", "--claims-executor", "serial", "--claims-results", "out/results.json")
+
+
 def _results(p: pytest.Pytester) -> dict:
     return json.loads((p.path / "out" / "results.json").read_text())
 
@@ -95,7 +100,7 @@ def test_unexpected_pass_fails_the_run(project: pytest.Pytester):
     yaml_path = project.path / "claims" / "fixture.yaml"
     text = yaml_path.read_text().replace('expect: {op: ">", value: 5}', 'expect: {op: ">", value: 0.5}')
     yaml_path.write_text(text)
-    r = project.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "out/results.json")
+    r = project.runpytest_subprocess(*SERIAL)
     r.assert_outcomes(passed=4, xfailed=3, failed=1)
     r.stdout.fnmatch_lines(["FAILED test_fixture_claims.py::F2?1.0? *XPASS?strict?*"])
 
@@ -105,7 +110,7 @@ def test_a_different_non_replicated_verdict_fails(project: pytest.Pytester):
     yaml_path = project.path / "claims" / "fixture.yaml"
     text = yaml_path.read_text().replace('expect: {op: "<", value: 10}', 'expect: {op: "<", value: -10}')
     yaml_path.write_text(text)
-    r = project.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "out/results.json")
+    r = project.runpytest_subprocess(*SERIAL)
     r.assert_outcomes(passed=4, xfailed=3, failed=1)
     r.stdout.fnmatch_lines(["*UnexpectedVerdict*F3*not_replicated*"])
 
@@ -113,36 +118,30 @@ def test_a_different_non_replicated_verdict_fails(project: pytest.Pytester):
 def test_nan_evidence_errors(project: pytest.Pytester):
     yaml_path = project.path / "claims" / "fixture.yaml"
     yaml_path.write_text(yaml_path.read_text().replace("metric: untestable", "metric: nan"))
-    r = project.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "out/results.json")
+    r = project.runpytest_subprocess(*SERIAL)
     r.assert_outcomes(passed=4, xfailed=3, failed=1)
     r.stdout.fnmatch_lines(["*NonFiniteEvidence*"])
 
 
 def test_smoke_profile_records_but_does_not_judge(project: pytest.Pytester):
-    r = project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-profile", "smoke", "--claims-results", "out/results.json"
-    )
+    r = project.runpytest_subprocess(*SERIAL, "--claims-profile", "smoke")
     r.assert_outcomes(passed=8)
     assert _results(project)["profile"] == "smoke"
 
 
 def test_gate_option_fails_the_session_on_a_flip(project: pytest.Pytester):
-    r = project.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "out/results.json")
+    r = project.runpytest_subprocess(*SERIAL)
     r.assert_outcomes(passed=4, xfailed=4)
     baseline = json.loads((project.path / "out" / "results.json").read_text())
     (project.path / "baseline.json").write_text(json.dumps(baseline))
-    ok = project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-results", "out/results.json", "--claims-baseline", "baseline.json"
-    )
+    ok = project.runpytest_subprocess(*SERIAL, "--claims-baseline", "baseline.json")
     assert ok.ret == 0
     ok.stdout.fnmatch_lines(["*gate OK*"])
     for c in baseline["claims"]:
         if c["id"] == "F1[1.0]":
             c["verdict"] = "trivial"
     (project.path / "baseline.json").write_text(json.dumps(baseline))
-    bad = project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-results", "out/results.json", "--claims-baseline", "baseline.json"
-    )
+    bad = project.runpytest_subprocess(*SERIAL, "--claims-baseline", "baseline.json")
     assert bad.ret == 1
     bad.stdout.fnmatch_lines(["*gate FAILED*", "*F1?1.0?*verdict*trivial*replicated*"])
 
@@ -152,7 +151,7 @@ def test_tolerated_difference_follows_the_expectation_with_a_warning(project: py
     yaml_path = project.path / "claims" / "fixture.yaml"
     text = yaml_path.read_text().replace('expect: {op: ">", value: 0.5}', 'expect: {op: ">", value: 1.0}', 1)
     yaml_path.write_text(text)
-    r = project.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "out/results.json")
+    r = project.runpytest_subprocess(*SERIAL)
     verdicts = {c["id"]: c["verdict"] for c in _results(project)["claims"]}
     assert verdicts["F1[1.0]"] == "inconclusive" and verdicts["F1[2.0]"] == "replicated"
     r.assert_outcomes(passed=4, xfailed=4)
@@ -160,28 +159,18 @@ def test_tolerated_difference_follows_the_expectation_with_a_warning(project: py
 
 
 def test_gate_fails_on_a_baseline_case_missing_from_a_complete_paper(project: pytest.Pytester):
-    first = project.runpytest_subprocess("-p", "no:cacheprovider", "--claims-results", "out/results.json")
+    first = project.runpytest_subprocess(*SERIAL)
     assert first.ret == 0
     baseline = json.loads((project.path / "out" / "results.json").read_text())
     ghost = dict(baseline["claims"][0], id="F1[3.0]")
     baseline["claims"].append(ghost)
     (project.path / "baseline.json").write_text(json.dumps(baseline))
-    args = (
-        "-p",
-        "no:cacheprovider",
-        "--claims-results",
-        "out/results.json",
-        "--claims-baseline",
-        "baseline.json",
-    )
+    args = (*SERIAL, "--claims-baseline", "baseline.json")
     bad = project.runpytest_subprocess(*args)
     assert bad.ret == 1
     bad.stdout.fnmatch_lines(["*gate FAILED*", "*F1?3.0?*missing-in-run*"])
     subset = project.runpytest_subprocess(*args, "-k", "F2")  # a -k subset: only the cases that ran are gated
     assert subset.ret == 0, subset.stdout.str()
-
-
-SERIAL = ("-p", "no:cacheprovider", "--claims-executor", "serial", "--claims-results", "out/results.json")
 
 
 def test_items_are_named_by_case_id_in_summaries_and_junit(project: pytest.Pytester):
