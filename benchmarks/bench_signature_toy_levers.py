@@ -34,6 +34,16 @@ from geomclaims.studies.signature import models
 LossFn = Callable[..., torch.Tensor]
 
 
+def _loss_of_sum(
+    s: torch.Tensor, WU: torch.Tensor, y: torch.Tensor, relu_mask: torch.Tensor, vocab_mask: torch.Tensor
+) -> torch.Tensor:
+    """Per-member cross-entropy given the summed input embeddings ``s`` [M, B, d] (the rest of models.logits)."""
+    h = torch.where(relu_mask[:, None, None], torch.relu(s), s)
+    lg = torch.einsum("mbd,mvd->mbv", h, WU).masked_fill(~vocab_mask[:, None, :], float("-inf"))
+    nll = torch.nn.functional.cross_entropy(lg.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+    return nll.mean(dim=1)
+
+
 def counts_loss(
     WE: torch.Tensor,
     WU: torch.Tensor,
@@ -47,10 +57,7 @@ def counts_loss(
     counts = torch.zeros(M, B, WE.shape[1], dtype=WE.dtype, device=WE.device)
     counts.scatter_add_(2, X, torch.ones_like(X, dtype=WE.dtype))
     s = torch.bmm(counts, WE)
-    h = torch.where(relu_mask[:, None, None], torch.relu(s), s)
-    lg = torch.einsum("mbd,mvd->mbv", h, WU).masked_fill(~vocab_mask[:, None, :], float("-inf"))
-    nll = torch.nn.functional.cross_entropy(lg.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
-    return nll.mean(dim=1)
+    return _loss_of_sum(s, WU, y, relu_mask, vocab_mask)
 
 
 def embedding_loss(
@@ -66,10 +73,7 @@ def embedding_loss(
     M, V, d = WE.shape
     rows = X + (torch.arange(M, device=X.device) * V)[:, None, None]
     s = torch.nn.functional.embedding(rows, WE.reshape(M * V, d)).sum(dim=2)
-    h = torch.where(relu_mask[:, None, None], torch.relu(s), s)
-    lg = torch.einsum("mbd,mvd->mbv", h, WU).masked_fill(~vocab_mask[:, None, :], float("-inf"))
-    nll = torch.nn.functional.cross_entropy(lg.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
-    return nll.mean(dim=1)
+    return _loss_of_sum(s, WU, y, relu_mask, vocab_mask)
 
 
 def make_problem(M: int, B: int, L: int, V: int, d: int, seed: int = 0) -> dict[str, torch.Tensor]:
