@@ -34,46 +34,41 @@ from geomclaims.studies.signature import models
 LossFn = Callable[..., torch.Tensor]
 
 
-def _loss_of_sum(
-    s: torch.Tensor, WU: torch.Tensor, y: torch.Tensor, relu_mask: torch.Tensor, vocab_mask: torch.Tensor
-) -> torch.Tensor:
-    """Per-member cross-entropy given the summed input embeddings ``s`` [M, B, d] (the rest of models.logits)."""
-    h = torch.where(relu_mask[:, None, None], torch.relu(s), s)
-    lg = torch.einsum("mbd,mvd->mbv", h, WU).masked_fill(~vocab_mask[:, None, :], float("-inf"))
-    nll = torch.nn.functional.cross_entropy(lg.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
-    return nll.mean(dim=1)
+def loss_with(embedding_sum: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> LossFn:
+    """A drop-in for ``models.member_loss`` whose bag-of-tokens sum G(W^E_X) [M, B, d] is ``embedding_sum(WE, X)``;
+    the rest (ReLU for F_ffn members, logits, padded-vocabulary mask, cross-entropy) is models.logits' math."""
+
+    def loss(
+        WE: torch.Tensor,
+        WU: torch.Tensor,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        relu_mask: torch.Tensor,
+        vocab_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        s = embedding_sum(WE, X)
+        h = torch.where(relu_mask[:, None, None], torch.relu(s), s)
+        lg = torch.einsum("mbd,mvd->mbv", h, WU).masked_fill(~vocab_mask[:, None, :], float("-inf"))
+        nll = torch.nn.functional.cross_entropy(lg.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+        return nll.mean(dim=1)
+
+    return loss
 
 
-def counts_loss(
-    WE: torch.Tensor,
-    WU: torch.Tensor,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    relu_mask: torch.Tensor,
-    vocab_mask: torch.Tensor,
-) -> torch.Tensor:
-    """``models.member_loss`` with the embedding sum as a count-matrix product (same function, other sum order)."""
+def counts_sum(WE: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """The embedding sum as a count-matrix product C W^E (same function, other summation order)."""
     M, B, _ = X.shape
     counts = torch.zeros(M, B, WE.shape[1], dtype=WE.dtype, device=WE.device)
     counts.scatter_add_(2, X, torch.ones_like(X, dtype=WE.dtype))
-    s = torch.bmm(counts, WE)
-    return _loss_of_sum(s, WU, y, relu_mask, vocab_mask)
+    return torch.bmm(counts, WE)
 
 
-def embedding_loss(
-    WE: torch.Tensor,
-    WU: torch.Tensor,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    relu_mask: torch.Tensor,
-    vocab_mask: torch.Tensor,
-) -> torch.Tensor:
-    """``models.member_loss`` with the rows looked up by ``F.embedding`` in the flattened [M*V, d] table (member m's
-    rows offset by m*V): its backward is the embedding kernel's, not advanced indexing's index_put."""
+def embedding_sum(WE: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """The rows looked up by ``F.embedding`` in the flattened [M*V, d] table (member m's rows offset by m*V): its
+    backward is the embedding kernel's, not advanced indexing's index_put."""
     M, V, d = WE.shape
     rows = X + (torch.arange(M, device=X.device) * V)[:, None, None]
-    s = torch.nn.functional.embedding(rows, WE.reshape(M * V, d)).sum(dim=2)
-    return _loss_of_sum(s, WU, y, relu_mask, vocab_mask)
+    return torch.nn.functional.embedding(rows, WE.reshape(M * V, d)).sum(dim=2)
 
 
 def make_problem(M: int, B: int, L: int, V: int, d: int, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -127,8 +122,8 @@ def main() -> None:
     levers = {
         "eager": Trainer(models.member_loss, problem),
         "compiled": Trainer(torch.compile(models.member_loss), problem),
-        "counts": Trainer(counts_loss, problem),
-        "embedding": Trainer(embedding_loss, problem),
+        "counts": Trainer(loss_with(counts_sum), problem),
+        "embedding": Trainer(loss_with(embedding_sum), problem),
     }
     for t in levers.values():
         t.steps(3)  # warm-up (and compilation)
