@@ -102,5 +102,7 @@ class Progress:
 
 
 def case_line(entry: dict[str, Any]) -> str:
-    """How a judged case is shown while a run goes on."""
-    return f"{entry['id']:<40} {entry['verdict']:<15} (expected {entry['expected_verdict']})"
+    """How a judged case is shown while a run goes on: its verdict against its own control. The final verdict (every
+    control on the same run, measurements.py) is decided once the run's cases are in, so a reading shown
+    ``replicated`` here may end ``trivial``; the line says so instead of setting it beside the final expectation."""
+    return f"{entry['id']:<40} {entry['verdict']:<15} (own control; final verdict expected {entry['expected_verdict']})"
