@@ -122,10 +122,9 @@ def test_contract_catches_a_missing_evidence_function_and_profile(
     assert "claim F4: no evidence function registered for experiment 'fixture/broken'" in text
 
 
-# Claims the contract finds can never reach their success verdict. E4-orientation-varies: its control (random
-# subspaces, above_quantile) lies below any measurement it is beaten by, so it meets "< 0.5" too and the verdict is
-# trivial at best (its rationale says so); listed here so a change either way is seen.
-CANNOT_SUCCEED = {"execution": {"E4-orientation-varies"}}
+# Claims the contract finds can never reach their success verdict, per study; listed so a change either way is seen.
+# (E4-orientation-varies was one while random subspaces were its control; its control is now a noise ceiling.)
+CANNOT_SUCCEED: dict[str, set[str]] = {}
 
 
 @pytest.mark.parametrize("study", ["stratified", "signature", "execution"])

@@ -82,7 +82,8 @@ def test_an_unknown_deferred_run_is_a_clear_error() -> None:
 
 def test_ci_compiles_only_runs_long_enough_to_repay_it() -> None:
     ci = dict(PROFILE_SETTINGS["ci"])
-    assert train_config(ci, MAIN_VARIANT, "cpu")["compile"]  # 12,000 steps
+    assert train_config(ci, MAIN_VARIANT, "cpu")["compile"]  # 16,000 steps
     assert not train_config(ci, "paper", "cpu")["compile"]  # 600 steps
-    assert not train_config(ci, MAIN_VARIANT, "cpu", C=7)["compile"]  # a 3000-step side run
+    assert train_config(ci, MAIN_VARIANT, "cpu", C=7)["compile"]  # a 3000-step side run
+    assert not train_config({**ci, "compile_min_steps": 3001}, MAIN_VARIANT, "cpu", C=7)["compile"]
     assert train_config(dict(PROFILE_SETTINGS["full"]), "paper", "cpu")["compile"]

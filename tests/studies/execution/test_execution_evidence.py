@@ -202,13 +202,21 @@ def test_curriculum_sign_and_precondition() -> None:
     assert np.allclose(ev.measured, 1.0 - 0.3)  # mixed minus curriculum
     assert ev.details["curriculum_acc_on_stage_m_at_stage_end"] == pytest.approx([0.95, 0.95, 0.95, 0.9])
     assert ev.details["curriculum_stage_end_steps"] == [[30, 60, 90, 120]] * E
-    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.9)
+    # Stages with a successor (m = 1, 2, 3) gate; the last stage (m = 4, 0.9) is shown only.
+    assert ev.details["preconditions"]["curriculum_stage_acc_min_before_next"] == pytest.approx(0.95)
+    assert ev.details["curriculum_last_stage_acc"] == pytest.approx(0.9)
     # Members stuck on m = 2 (never left it, never reached m = 3, 4): each stage is read at the end of training.
     cur["stage_end_step"][:] = [30, -1, -1, -1]
     cur["acc"][:, -1, 1] = 0.4
     ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
     assert ev.details["curriculum_acc_on_stage_m_at_stage_end"] == pytest.approx([0.95, 0.4, 0.2, 0.9])
-    assert ev.details["preconditions"]["curriculum_stage_acc_min"] == pytest.approx(0.2)
+    assert ev.details["preconditions"]["curriculum_stage_acc_min_before_next"] == pytest.approx(0.2)
+    # A last stage left unlearned does not gate: only the stages that a later stage could make the model forget.
+    cur["stage_end_step"][:] = [30, 60, 90, -1]
+    cur["acc"][:, -1, 3] = 0.1
+    ev = X.curriculum_evidence(case("acc_m1_mixed_minus_curriculum", "seeds_ci"), ctx)
+    assert ev.details["preconditions"]["curriculum_stage_acc_min_before_next"] == pytest.approx(0.95)
+    assert ev.details["curriculum_last_stage_acc"] == pytest.approx(0.1)
 
 
 def test_curriculum_stage_ends_need_a_snapshot_there() -> None:
@@ -528,8 +536,8 @@ def test_sgd_variant_config() -> None:
     assert ci["side_steps"] < ci["steps"] and main["optim"]["steps"] == ci["steps"]
     assert VARIANTS[SGD_VARIANT]["optim"]["name"] == "sgd"
     # Only the optimizer differs from the main variant; it keeps the 4 `seeds`, not the ordering seeds. (A side run
-    # this short trains eagerly: compile_min_steps; compiled and eager steps agree to float noise.)
-    assert not sgd["compile"] and main["compile"]
+    # compiles too, compile_min_steps = 3000; compiled and eager steps agree to float noise.)
+    assert sgd["compile"] and main["compile"]
     assert {k: v for k, v in sgd.items() if k not in ("optim", "variant", "compile")} == {
         k: v for k, v in main.items() if k not in ("optim", "variant", "compile")
     }
@@ -643,3 +651,74 @@ def test_all_attention_pools_every_attention_matrix_and_unknown_types_fail() -> 
     assert A.null_per_member(res, A.ALL_ATTENTION, "r90", 2).shape == (E * 2,)
     with pytest.raises(ValueError, match="no recorded matrix of type 'W_in'"):
         A.layers_of(res, "W_in")
+
+
+def _noise_result(seed: int) -> dict[str, Any]:
+    """A run whose snapshots are independent draws over the whole 16-dim space: no stable subspace at all."""
+    res = fake_result(LOW, LEARNED, seed=seed)
+    rng = np.random.default_rng(seed + 7)
+    for n in res["matrices"]:
+        res[f"snap/{n}"] = rng.standard_normal((E, S_, DIM, DIM))
+    return res
+
+
+def test_e4_control_is_each_runs_split_half_self_overlap() -> None:
+    stable = X.trajectory_evidence(
+        case("overlap_across_seeds", "split_half_self_overlap", "<", matrix="W_Q"),
+        FakeCtx({"main": fake_result(LOW, LEARNED)}),
+    )
+    noisy = X.trajectory_evidence(
+        case("overlap_across_seeds", "split_half_self_overlap", "<", matrix="W_Q"),
+        FakeCtx({"main": _noise_result(3)}),
+    )
+    # One sample per (member, layer); a run that keeps its 2-dim subspace overlaps itself fully, seeds do not.
+    assert len(stable.null) == E * 2
+    assert np.min(stable.null) > 0.95 and np.max(stable.measured) < 0.8
+    assert np.median(noisy.null) < 0.6  # no stable subspace: the ceiling drops towards chance
+    assert stable.details["random_subspace_overlap"]["median"] < 0.5
+    chance = X.trajectory_evidence(
+        case("overlap_across_seeds", "random_subspaces", "<", matrix="W_Q"),
+        FakeCtx({"main": fake_result(LOW, LEARNED)}),
+    )
+    assert len(chance.null) == 200
+    with pytest.raises(ValueError, match="unsupported null"):
+        X.trajectory_evidence(
+            case("overlap_across_seeds", "shuffled_labels", "<", matrix="W_Q"),
+            FakeCtx({"main": fake_result(LOW, LEARNED)}),
+        )
+
+
+@pytest.mark.parametrize(
+    ("ceiling", "verdict"),
+    [(0.95, "replicated"), (0.03, "trivial")],
+    ids=["stable-subspace-replicates", "noise-ceiling-at-chance-is-trivial"],
+)
+def test_e4_claim_can_replicate_and_be_trivial(ceiling: float, verdict: str) -> None:
+    """The claim's own condition and control, as the runner applies them: across-seed overlaps at chance level
+    replicate only when a run's own subspace is stable (split-half overlap far above them)."""
+    from pathlib import Path
+
+    from geomclaims.claims import load_claims
+    from geomclaims.decision import decide
+
+    yaml = Path(__file__).resolve().parents[3] / "claims" / "execution_manifolds.yaml"
+    claim = next(c for c in load_claims(yaml).claims if c.id == "E4-orientation-varies")
+    rng = np.random.default_rng(0)
+    across = 0.025 + 0.003 * rng.standard_normal(28)
+    null = np.clip(ceiling + 0.01 * rng.standard_normal(64), 0, 1)
+    got = decide(across, claim.expect, null, claim.null, profile="ci").verdict
+    assert str(getattr(got, "value", got)) == verdict
+
+
+def test_split_half_overlap_closed_forms() -> None:
+    rng = np.random.default_rng(1)
+    plane = np.linalg.qr(rng.standard_normal((16, 2)))[0].T  # a fixed 2-plane of R^16
+    on_plane = rng.standard_normal((12, 2)) @ plane
+    assert A.split_half_overlap(on_plane) == pytest.approx(1.0, abs=1e-9)  # both halves span that plane
+    # Even snapshots on one axis, odd snapshots on an orthogonal one: the halves share no direction.
+    alternating = np.zeros((12, 16))
+    alternating[0::2, 0] = rng.standard_normal(6)
+    alternating[1::2, 1] = rng.standard_normal(6)
+    assert A.split_half_overlap(alternating) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match=">= 6 snapshots"):
+        A.split_half_overlap(on_plane[:5])

@@ -16,6 +16,10 @@ WANTED = (
     "E7-perpendicular[W_Q]",
     "E1-sgd-variant[W_Q]",  # the SGD lr 0.1 variant end to end
     "E9-mlp-higher-dim[r90]",  # a paired ordering with its Wilcoxon p
+    # Issue 22 item 12 (statements.py): per-m entropy, commutator vs loss change, a fixed-m run (m = 6, T = 16).
+    "E5-per-m-entropy-drop[4-last]",
+    "E6-spikes-vs-loss",
+    "E4-fixed-m[6]",
 )
 
 

@@ -3,4 +3,4 @@
 Importing this package registers the study's profiles, evidence functions and report section.
 """
 
-from geomclaims.studies.execution import experiment, profiles, report  # noqa: F401  (registration)
+from geomclaims.studies.execution import experiment, profiles, report, statements  # noqa: F401  (registration)

@@ -165,6 +165,18 @@ def execution_basis(traj: np.ndarray, k: int | None = None) -> np.ndarray:
     return top_pcs(traj, k if k is not None else effective_rank(traj, 0.9))
 
 
+def split_half_overlap(traj: np.ndarray) -> float:
+    """Overlap of the execution bases of one trajectory's even and odd snapshots (each with its own r90).
+
+    The noise ceiling of :func:`subspace_overlap` on trajectories: two samples of the SAME run's subspace. When this
+    is low too, a low overlap between seeds may be estimation noise rather than a different orientation.
+    """
+    traj = np.asarray(traj)
+    if traj.shape[0] < 6:
+        raise ValueError(f"split-half overlap needs >= 6 snapshots (3 per half), got {traj.shape[0]}")
+    return subspace_overlap(execution_basis(traj[0::2]), execution_basis(traj[1::2]))
+
+
 def random_overlaps(dim: int, k: int, n: int, seed: int) -> np.ndarray:
     """Null for subspace overlaps: pairs of Haar-random k-dim subspaces of R^dim."""
     rng = np.random.default_rng(seed)

@@ -144,8 +144,28 @@ def trajectory_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         dim = A.trajectory(res, names[0], 0).shape[1]
         k = int(np.median([b.shape[0] for b in bases.values()]))
         if metric == "overlap_across_seeds":
-            null = A.random_overlaps(dim, k, 200, seed=11)
-            details.update({"k": k, "dim": dim})
+            # Chance level of the measure (Haar-random k-subspaces of R^dim): shown, and the old null, which can
+            # never fail ("< 0.5" holds for random subspaces at any d), so no longer the deciding control.
+            chance = A.random_overlaps(dim, k, 200, seed=11)
+            # Noise ceiling: each member's subspace from its even vs its odd snapshots, per (member, layer).
+            split = np.array([A.split_half_overlap(A.trajectory(res, n, e)) for e in range(E) for n in names])
+            details.update(
+                {
+                    "k": k,
+                    "dim": dim,
+                    "random_subspace_overlap": {
+                        "median": float(np.median(chance)),
+                        "q95": float(np.quantile(chance, 0.95)),
+                    },
+                    "split_half_self_overlap": split.tolist(),
+                }
+            )
+            if null_name == "split_half_self_overlap":
+                null = split
+            elif null_name == "random_subspaces":
+                null = chance
+            else:
+                raise ValueError(f"claim {case.claim.id}: unsupported null {null_name!r} for metric {metric}")
             return with_preconditions(across, null, details=details, notes=notes, preconditions=pre)
         # Same initialisation as members 0..n-1 of the main run, different data order (data seeds + 100).
         init = [int(s) for s in ctx.settings["shared_init_seeds"]]

@@ -7,7 +7,7 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
   batch 128, T = 16, 5 layers x 4 heads.
 * ``adam-cos2e-3-T16`` — the variant the trained-model claims use: Adam (AdamW without weight decay), batch 64,
   the released code's T = 16, peak lr 2e-3 after a linear warmup over 1/30 of training, cosine decay to 0.1x
-  (train.lr_factor). ci trains it for 12,000 steps, chosen from measured learning curves on the paper's task
+  (train.lr_factor). ci trains it for 16,000 steps, chosen from measured learning curves on the paper's task
   (distractors apart from values, task.py; one thread, d = 64, 2 layers x 4 heads, the 8 ordering seeds; final
   eval accuracy on m = 4 per seed, 128 sequences per m; 2026-12-03):
 
@@ -21,13 +21,19 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
   b128 (the released code's), cosine 3e-3,    .94 1.0 .77 .86 .94 1.0 .98 .98             .77     .93
   6000 (the cost of 12,000 b64 steps)
   b64, cosine 2e-3, 10,000                    1.0 .98 1.0 .94 1.0 1.0 .89 .99             .89     .98
+  b64, cosine 2e-3, 12,000 (compiled step,    .96 .92 .95 .86 1.0 .99 1.0 1.0             .86     .96
+  512 eval sequences per m)
+  b64, cosine 2e-3, 16,000 (compiled step,    1.0 1.0 .99 .93 1.0 1.0 .99 1.0             .93     .99
+  512 eval sequences per m; the ci setting)
   ==========================================  =========================================  ======  =====
 
   m = 1, 2 are learned on every seed by step 1000 in every cosine 2e-3 run, m = 3 on 7 of 8 seeds by 6000. A larger peak lr
-  learns m = 4 more slowly, and a larger batch learns less per sample. 10,000 steps left one seed at 0.89, so ci
-  trains 12,000 (the cold run's per-seed curves are in the E5 entries' details and the report's accuracy figure).
-  The cost is ~4x the old 3000-step ci runs, for the runs whose claims need every m learned. One 8-member
-  ensemble takes ~52 ms per step on one core (~10 min for 12,000 steps); the MLP model takes ~2x that.
+  learns m = 4 more slowly, and a larger batch learns less per sample. 10,000 steps left one seed at 0.89 and
+  12,000 one at 0.86 (seed 3, still rising slowly: 0.79 / 0.83 / 0.85 / 0.86 at steps 8400 / 9600 / 10,800 /
+  12,000), so ci trains 16,000, where every seed ends at 0.93 or above (the cold run's per-seed curves are in the
+  E5 entries' details and the report's accuracy figure). The cost is ~5x the old 3000-step ci runs, for the runs
+  whose claims need every m learned (an 8-member ensemble: ~830 s for 12,000 and ~1020 s for 16,000 steps, both
+  measured side by side on a shared 2-core box); the MLP model takes ~2x that.
   Named, never substituted; claims about the learned algorithm ``require`` all-m accuracy, so a variant that does
   not learn every m makes them untestable with the number.
 * ``overlap-distractors`` — the main variant on the shared-vocabulary task (distractors also drawn from the
@@ -44,7 +50,7 @@ Variants pin the paper-text vs released-code differences (../shared/CLAIMS.md, s
 ci scale-down (documented, applies to every variant): d = 64 instead of 128, 2 layers (5 for released-code),
 4 seeds instead of 20 (3 for released-code, which used 1-2, and for the shared-init twins: Contract v2 needs >= 3),
 except ``ordering_seeds`` = 8 for the runs the paired ordering claims read (E2, E9, E11: the main run, its
-shuffled-label twin, the MLP run, the add/mul runs; ``experiment.uses_ordering_seeds``). ``steps`` (12,000) for the
+shuffled-label twin, the MLP run, the add/mul runs; ``experiment.uses_ordering_seeds``). ``steps`` (16,000) for the
 main variant's runs whose claims need every m learned (the main run, its shuffled twin, the MLP run, the shared-init
 twins, the curriculum); ``side_steps`` (3000) for the runs whose claims need only m <= 2 (``side_run``: the add/mul
 pair, the SGD variant and its shuffled twin, overlap-distractors): a budget cut, each pair still step-matched. 41
@@ -75,7 +81,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     MAIN_VARIANT: {
         "task": {"T": 16},
-        # Peak 2e-3 after a warmup of 1/30 of training (400 steps in ci), cosine down to 2e-4 (curves: docstring).
+        # Peak 2e-3 after a warmup of 1/30 of training (533 steps in ci), cosine down to 2e-4 (curves: docstring).
         "optim": {
             "name": "adamw",
             "lr": 2e-3,
@@ -131,7 +137,8 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "steps": 24,
         "side_steps": 24,
         "n_snapshots": 13,
-        "n_commutators": 3,
+        # 4 (3 after step 0, all on snapshot steps): the fewest E6-spikes-vs-loss's rank correlation accepts.
+        "n_commutators": 4,
         "eval_per_m": 32,
         "paper_steps": 24,
         "released_steps": 12,
@@ -153,6 +160,8 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         },
         "threads": 1,
         "deferred_runs": [],
+        # Issue 22 item 12 (statements.py): fixed-m runs (Sec. 3.1: m from 1 to 6) and a C = 16 run, plumbing only.
+        "statement_runs": {"fixed_m": [1, 2, 3, 4, 5, 6], "C": [16], "steps": 24, "seeds": [0, 1]},
     },
     "ci": {
         # Sized so every main-variant seed learns every m (issue 22; module docstring); E's share of a cold run is in
@@ -164,13 +173,15 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "d": 64,
         "heads": 4,
         "layers": 2,
-        # Every main-variant seed learns every m (issue 22): 12,000 steps; measured curves in the module docstring.
-        "steps": 12000,
+        # Every main-variant seed learns every m (issue 22): 16,000 steps; measured curves in the module docstring.
+        "steps": 16000,
         # The runs whose claims need only m <= 2 learned (side_run): a documented budget cut to 3000 steps.
         "side_steps": 3000,
         "n_snapshots": 41,
         "n_commutators": 6,
-        "eval_per_m": 128,
+        # 512 fixed eval sequences per m (was 128): the per-seed "learned" reading near 0.9 has a binomial SE of
+        # ~0.013 instead of ~0.027, for ~3% of a run's time (41 evaluations).
+        "eval_per_m": 512,
         "paper_steps": 600,
         "released_steps": 600,
         "released_seeds": [0, 1, 2],
@@ -192,12 +203,15 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         # One thread: on the shared 2-core CI box two threads per process were ~6x slower (spin-wait contention).
         "threads": 1,
         # torch.compile of the training step (train.training_forward; issue 30): 1.37x / 1.19x per step, for the runs of
-        # at least compile_min_steps: the 600-step paper/released-code runs and the 3000-step side runs train eagerly
-        # (compiling costs ~45 s per run, about what 3000 compiled steps save).
+        # at least compile_min_steps. Measured in the cold runs of 2026-12-03/04 (compiled vs eager job CPU-s): the
+        # 3000-step side runs 93-116 vs 112-122, so they compile; the 600-step paper run 103 vs 46 stays eager (its
+        # compile costs more than it saves), and with it the 600-step released-code run (131 vs 185).
         "compile": True,
-        "compile_min_steps": 6000,
+        "compile_min_steps": 3000,
         # Runs ci does not train (DEFERRED_RUNS; issue 30): their cases are not_run with the reason, full runs them.
         "deferred_runs": ["mlp", "curriculum", "modulus_pair"],
+        # No fixed-m / C = 16 runs (statements.CI_BUDGET_REASON): 7 more main-length ensembles do not fit in CI.
+        "statement_runs": None,
     },
     "full": {
         # Paper scale (Sec. 3.2: d = 128, 20 seeds); Adam 1e-3 (lr 3e-3 collapses at d = 128).
@@ -232,6 +246,14 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "threads": 2,
         "compile": True,
         "deferred_runs": [],
+        # Fixed-m runs (m = 1..6, Sec. 3.1 / 4.1) and a C = 16 run (Sec. 3.1) at the main run's length; 5 seeds as
+        # in Fig. 1's error bars (not 20: seven extra ensembles).
+        "statement_runs": {
+            "fixed_m": [1, 2, 3, 4, 5, 6],
+            "C": [16],
+            "steps": 20000,
+            "seeds": [0, 1, 2, 3, 4],
+        },
     },
 }
 

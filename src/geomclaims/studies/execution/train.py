@@ -10,8 +10,8 @@ Per member ``e`` (paper E Sec. 3.2-3.3):
   ``torch.Generator(init_seeds[e])`` (``init_seeds`` defaults to ``seeds``; equal init seeds with different data
   seeds give the "same initialisation, different data order" pairs);
 * ``n_snapshots`` evenly spaced snapshots (step 0 included) of every parameter;
-* at each snapshot: accuracy per m and the normalised final-token attention entropy of every layer on a fixed
-  evaluation set;
+* at each snapshot: accuracy per m and the normalised final-token attention entropy of every layer (also per m) on
+  a fixed evaluation set;
 * at ``n_commutators`` checkpoints: the SGD commutator of two fresh minibatches (plain SGD steps at
   ``commutator_lr``, float64, geomclaims.metrics.sgd_commutator) and the minibatch gradient (positive control).
 
@@ -115,8 +115,9 @@ def eval_set(spec: TaskSpec, n_per_m: int) -> list[Batch]:
 @torch.no_grad()
 def evaluate(
     model: EnsembleTransformer, batches: list[Batch], device: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Accuracy [E, n_m], loss [E, n_m] and normalised final-token attention entropy [E, L] (mean over heads/m)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Accuracy [E, n_m], loss [E, n_m], normalised final-token attention entropy [E, L] (mean over heads and m)
+    and the same entropy per m [E, L, n_m] (Fig. 2 shows entropy across difficulties, so each m is kept too)."""
     accs, losses, ents = [], [], []
     for b in batches:
         cache: dict[str, torch.Tensor] = {}
@@ -130,7 +131,7 @@ def evaluate(
             final_row = cache[f"attn{layer}"][..., -1:, :].double().cpu().numpy()  # [E,B,H,1,T]
             per_layer.append(attention_entropy(final_row, causal=True, normalize=True).mean(axis=(1, 2, 3)))
         ents.append(np.stack(per_layer, axis=1))
-    return np.stack(accs, 1), np.stack(losses, 1), np.mean(ents, axis=0)
+    return np.stack(accs, 1), np.stack(losses, 1), np.mean(ents, axis=0), np.stack(ents, axis=2)
 
 
 def _targets(batches: list[Batch], label_rngs: list[np.random.Generator] | None, C: int) -> None:
@@ -174,7 +175,7 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     tracked = model.matrix_names()
 
     snaps: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    acc, loss, ent, comm_norm, comm_d = [], [], [], [], []
+    acc, loss, ent, ent_m, comm_norm, comm_d = [], [], [], [], [], []
     stage_at: list[np.ndarray] = []
     comm_delta: dict[str, list[np.ndarray]] = {n: [] for n in tracked}
     comm_grad: dict[str, list[np.ndarray]] = {n: [] for n in tracked}
@@ -204,7 +205,7 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
         if step in snap_steps:
             for n in names:
                 snaps[n].append(model.params[n].detach().cpu().numpy().copy())
-            a, lo, en = evaluate(model, evals, device)
+            a, lo, en, en_m = evaluate(model, evals, device)
             stages.update(
                 step, a
             )  # a member that has learned its curriculum stage moves on from the next step
@@ -212,6 +213,7 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
             acc.append(a)
             loss.append(lo)
             ent.append(en)
+            ent_m.append(en_m)
             k = len(acc) - 1
             train_loss[:, k] = (running / max(n_running, 1)).numpy() if n_running else lo.mean(1)
             running.zero_()
@@ -240,6 +242,7 @@ def train_run(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
         "eval_loss": np.stack(loss, 1),  # [E, S, n_m]
         "train_loss": train_loss,  # [E, S] mean training loss since the previous snapshot
         "entropy": np.stack(ent, 1),  # [E, S, L]
+        "entropy_per_m": np.stack(ent_m, 1),  # [E, S, L, n_m]
         # Curriculum bookkeeping (all zeros / -1 under mixed training): the stage index each member trains at
         # after each snapshot [E, S], and the step at which it left each stage [E, n_m] (-1: never left).
         "stage_at_snap": np.stack(stage_at, 1),
