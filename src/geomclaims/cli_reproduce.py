@@ -244,7 +244,9 @@ def _text(r: dict[str, Any]) -> str:
     m = r["measured"]
     if m:
         lines.append(
-            f"measurement: {m['value']:.4g} [{m['ci'][0]:.4g}, {m['ci'][1]:.4g}] (n={m['n']}, se {m['se']:.3g}); "
+            f"measurement: {m['value']:.4g} [{m['ci'][0]:.4g}, {m['ci'][1]:.4g}] (n={m['n']}"
+            + (f" x {len(m['replicates'][0])} shared-data resamples" if m.get("replicates") else "")
+            + f", se {m['se']:.3g}); "
             f"samples {[round(x, 4) for x in m['samples']]}"
         )
     n = r["null"]

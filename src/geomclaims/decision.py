@@ -3,10 +3,8 @@
 A verdict must not hinge on the CPU or on the seed list, so every comparison is made on an interval, not on a
 point estimate.
 
-**Aggregate and CI.** The aggregate (median or mean over seeds) gets a 95% percentile bootstrap CI over the seeds
-(``scipy.stats.bootstrap``, ``N_BOOT`` resamples, fixed seed, samples sorted first so the order they arrive in does
-not matter) and a bootstrap standard error ``se`` (the regression gate's drift scale). ``aggregate: single`` means
-exactly one sample: CI = the value, se = 0. Identical samples give a degenerate CI = the value.
+**Aggregate and CI** (:mod:`geomclaims.summaries`): median or mean over seeds with a 95% percentile bootstrap CI
+over the seeds, or a two-stage CI when the seeds share a data sample (``replicates``).
 
 **Paper condition on the CI.** ``holds`` when the whole CI satisfies the condition, ``fails`` when the whole CI
 violates it, otherwise ``undecided`` (``approx`` and ``between``: CI inside the accepted interval vs disjoint from it).
@@ -53,20 +51,27 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from geomclaims.claims_schema import Expect, NonFiniteEvidence, NullSpec, Verdict
+from geomclaims.claims_schema import Expect, NullSpec, Verdict
+from geomclaims.summaries import BOOT_SEED as BOOT_SEED
+from geomclaims.summaries import CI_LEVEL as CI_LEVEL
+from geomclaims.summaries import N_BOOT as N_BOOT
+from geomclaims.summaries import BadEvidence as BadEvidence
+from geomclaims.summaries import Summary as Summary
+from geomclaims.summaries import aggregate as aggregate
+from geomclaims.summaries import as_replicates as as_replicates
+from geomclaims.summaries import as_samples as as_samples
+from geomclaims.summaries import bootstrap_ci as bootstrap_ci
+from geomclaims.summaries import order_of, statistic
+from geomclaims.summaries import summarize as summarize
 
 # A null "satisfies the paper condition" when at least this share of its draws does. Not 0.5: a null centred on
 # the paper's threshold (a permutation null of a correlation "> 0") would flip between trivial and not on noise.
 NULL_SATISFIES_FRACTION = 0.9
-CI_LEVEL = 0.95
-N_BOOT = 2000
-BOOT_SEED = 0
 MWU_ALPHA = 0.05
 # Three seeds is the least that gives a seed CI wider than a point; fewer under ci/full is an error.
 MIN_RUNS = 3
@@ -87,23 +92,8 @@ _CODES: tuple[Verdict, ...] = (
 _NOT_REP, _INCONCL, _VERIFIED, _REP, _TRIVIAL = range(5)
 
 
-class BadEvidence(ValueError):
-    """Measured or null samples are not a 1-D sequence of real numbers (bools, strings, bytes, 2-D arrays)."""
-
-
 class InsufficientRuns(ValueError):
     """A seed aggregate with fewer than ``MIN_RUNS`` samples under a judging profile."""
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Aggregate of samples with a percentile-bootstrap CI of that aggregate (over the samples, i.e. seeds)."""
-
-    value: float
-    ci: tuple[float, float]
-    n: int
-    samples: tuple[float, ...]
-    se: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,96 +118,6 @@ class Decision:
     explanation: str
     stability: float | None = None
     decisively_not_better: bool | None = None
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Input checks and summaries
-# ----------------------------------------------------------------------------------------------------------
-
-
-def as_samples(samples: Any, what: str) -> np.ndarray:
-    """A 1-D float array of finite real numbers, or a clear error (never a silent coercion)."""
-    if samples is None:
-        raise BadEvidence(f"{what}: no samples (None)")
-    if isinstance(samples, (str, bytes, bytearray)):
-        raise BadEvidence(
-            f"{what}: expected a 1-D sequence of numbers, got {type(samples).__name__} {samples!r:.60}"
-        )
-    if hasattr(samples, "detach"):  # a torch tensor
-        samples = samples.detach().cpu().numpy()
-    if isinstance(samples, np.ndarray):
-        if samples.dtype.kind not in "iuf" and samples.dtype != object:
-            raise BadEvidence(f"{what}: expected real numbers, got an array of dtype {samples.dtype}")
-        if samples.ndim != 1:
-            raise BadEvidence(
-                f"{what}: expected a 1-D array (one value per seed/draw), got shape {samples.shape}"
-            )
-        items: list[Any] = samples.tolist()
-    elif isinstance(samples, Iterable):
-        items = list(samples)
-    else:
-        raise BadEvidence(
-            f"{what}: expected a 1-D sequence of numbers, got {type(samples).__name__} {samples!r:.60}"
-        )
-    for x in items:
-        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (Real, np.integer, np.floating)):
-            raise BadEvidence(f"{what}: expected real numbers, got {type(x).__name__} {x!r:.60}")
-    arr = np.asarray(items, dtype=float).reshape(-1)
-    if arr.size == 0:
-        raise ValueError(f"{what}: no samples")
-    if not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)][:3].tolist()
-        raise NonFiniteEvidence(f"{what} contain non-finite values {bad}; a NaN or inf never passes a claim")
-    return arr
-
-
-def _statistic(how: str):
-    if how == "median_over_seeds":
-        return np.median
-    if how == "mean_over_seeds":
-        return np.mean
-    raise ValueError(f"unknown seed aggregate {how!r}")
-
-
-def aggregate(samples: np.ndarray, how: str) -> float:
-    if how == "single":
-        if samples.size != 1:
-            raise ValueError(f"aggregate 'single' expects exactly one sample, got {samples.size}")
-        return float(samples[0])
-    return float(_statistic(how)(samples))
-
-
-def _bootstrap(
-    samples: np.ndarray, how: str, n_boot: int, level: float, seed: int
-) -> tuple[tuple[float, float], float]:
-    value = aggregate(samples, how)
-    if samples.size == 1 or float(np.ptp(samples)) == 0.0:
-        return (value, value), 0.0
-    res = stats.bootstrap(
-        (np.sort(samples),),
-        _statistic(how),
-        n_resamples=n_boot,
-        confidence_level=level,
-        method="percentile",
-        vectorized=True,
-        axis=-1,
-        rng=np.random.default_rng(seed),
-    )
-    ci = (float(res.confidence_interval.low), float(res.confidence_interval.high))
-    return ci, float(res.standard_error)
-
-
-def bootstrap_ci(
-    samples: np.ndarray, how: str, *, n_boot: int = N_BOOT, level: float = CI_LEVEL, seed: int = BOOT_SEED
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the aggregate over the samples. One sample or identical samples -> the value."""
-    return _bootstrap(as_samples(samples, "samples"), how, n_boot, level, seed)[0]
-
-
-def summarize(samples: Iterable[float] | np.ndarray, how: str = "median_over_seeds") -> Summary:
-    arr = as_samples(samples, "measured samples")
-    ci, se = _bootstrap(arr, how, N_BOOT, CI_LEVEL, BOOT_SEED)
-    return Summary(value=aggregate(arr, how), ci=ci, n=int(arr.size), samples=tuple(arr.tolist()), se=se)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -339,9 +239,12 @@ def decide(
     profile: str = "ci",
     claim_id: str = "?",
     stability: bool = True,
+    replicates: Any = None,
 ) -> Decision:
-    """Verdict for one claim case (see the module docstring for the rule). Bad or non-finite input raises."""
-    measured = summarize(measured_samples, how)
+    """Verdict for one claim case (see the module docstring for the rule). Bad or non-finite input raises.
+
+    ``replicates``: optional (n, R) shared-data resamples of the measured samples (module docstring)."""
+    measured = summarize(measured_samples, how, replicates)
     _check_profile_runs(measured.n, how, profile, claim_id)
     if kind == "verified" and rule is not None:
         raise ValueError(f"claim {claim_id}: kind 'verified' takes no null")
@@ -355,7 +258,11 @@ def decide(
     elif rule is not None and null_samples is not None and np.asarray(null_samples, dtype=object).size:
         raise ValueError(f"null rule {rule.rule!r} takes no null samples")
 
-    meas_sorted = np.sort(np.asarray(measured.samples))
+    meas_arr = np.asarray(measured.samples)
+    reps = None if measured.replicates is None else np.asarray(measured.replicates)
+    order = order_of(meas_arr, reps)
+    meas_sorted = meas_arr[order]
+    reps_sorted = None if reps is None else reps[order]
     lo, hi = np.array([measured.ci[0]]), np.array([measured.ci[1]])
     codes, holds, fails, nrows = _verdict_codes(
         expect, rule, kind, meas_sorted[None, :], None if null_arr is None else null_arr[None, :], lo, hi
@@ -373,7 +280,11 @@ def decide(
             threshold=float(nrows.threshold[0]),
             mwu_p=None if nrows.p is None else float(nrows.p[0]),
         )
-    stab = _stability(meas_sorted, null_arr, expect, rule, how, kind, int(codes[0])) if stability else None
+    stab = (
+        _stability(meas_sorted, null_arr, expect, rule, how, kind, int(codes[0]), reps_sorted)
+        if stability
+        else None
+    )
     return Decision(
         verdict=verdict,
         measured=measured,
@@ -397,9 +308,10 @@ def _stability(
     how: str,
     kind: str,
     code: int,
+    reps: np.ndarray | None = None,
 ) -> float:
     """Share of (measured, null) resamples whose recomputed decision equals the reported verdict."""
-    return float(np.mean(_resample_codes(meas, null, expect, rule, how, kind) == code))
+    return float(np.mean(_resample_codes(meas, null, expect, rule, how, kind, reps) == code))
 
 
 def _resample_codes(
@@ -409,19 +321,35 @@ def _resample_codes(
     rule: NullSpec | None,
     how: str,
     kind: str,
+    reps: np.ndarray | None = None,
 ) -> np.ndarray:
     """The verdict code of each of the ``STABILITY_RESAMPLES`` (measured, null) resamples. The measured resamples
-    are drawn first from a fixed seed, so two controls of one measurement see the same measured resamples."""
+    are drawn first from a fixed seed, so two controls of one measurement see the same measured resamples. With
+    ``reps`` each resample's CI is the two-stage one (module docstring)."""
     rng = np.random.default_rng(STABILITY_SEED)
     b, n = STABILITY_RESAMPLES, meas.size
-    rows = meas[rng.integers(0, n, size=(b, n))]
-    if n == 1:
+    pick = rng.integers(0, n, size=(b, n))
+    rows = meas[pick]
+    if reps is not None:
+        dev = (reps - reps.mean(axis=1, keepdims=True))[pick]  # (b, n, R): each drawn seed's deviations
+        inner_idx = rng.integers(0, n, size=(b, STABILITY_INNER_BOOT, n))
+        col = rng.integers(0, reps.shape[1], size=(b, STABILITY_INNER_BOOT))
+        vals = (
+            np.take_along_axis(rows[:, None, :], inner_idx, axis=2)
+            + dev[np.arange(b)[:, None, None], inner_idx, col[:, :, None]]
+        )
+        stat = statistic("mean_over_seeds" if how == "single" else how)(vals, axis=2)
+        alpha = (1.0 - CI_LEVEL) / 2.0
+        lo, hi = np.quantile(stat, [alpha, 1.0 - alpha], axis=1)
+        flat = (np.ptp(rows, axis=1) == 0) & ~np.any(dev, axis=(1, 2))
+        lo, hi = np.where(flat, rows[:, 0], lo), np.where(flat, rows[:, 0], hi)
+    elif n == 1:
         lo = hi = rows[:, 0]
     else:
         inner = np.take_along_axis(
             rows[:, None, :], rng.integers(0, n, size=(b, STABILITY_INNER_BOOT, n)), axis=2
         )
-        stat = _statistic(how)(inner, axis=2)
+        stat = statistic(how)(inner, axis=2)
         alpha = (1.0 - CI_LEVEL) / 2.0
         lo, hi = np.quantile(stat, [alpha, 1.0 - alpha], axis=1)
         # Identical resampled values: the CI is the value (as in the main decision).
@@ -465,17 +393,21 @@ def resample_verdicts(
     *,
     how: str = "median_over_seeds",
     kind: str = "paper",
+    replicates: Any = None,
 ) -> list[Verdict]:
     """The verdict on each of the ``STABILITY_RESAMPLES`` stability resamples (the ones :func:`decide` scores).
 
     The measured resamples come first from a fixed seed, so the controls of one measurement are read on the same
     measured resamples and a joint stability (share of resamples where the strongest reading is unchanged) is
     well defined."""
-    meas = np.sort(as_samples(measured_samples, "measured samples"))
+    meas = as_samples(measured_samples, "measured samples")
+    reps = None if replicates is None else as_replicates(replicates, meas.size)
+    order = order_of(meas, reps)
+    meas, reps = meas[order], None if reps is None else reps[order]
     null = None
     if rule is not None and rule.rule in ("below_quantile", "above_quantile"):
         null = np.sort(as_samples(null_samples, f"null samples ({rule.name})"))
-    codes = _resample_codes(meas, null, expect, rule, how, kind)
+    codes = _resample_codes(meas, null, expect, rule, how, kind, reps)
     return [_CODES[int(c)] for c in codes]
 
 
@@ -524,6 +456,8 @@ def _explain(
 ) -> str:
     agg = {"median_over_seeds": "median", "mean_over_seeds": "mean", "single": "single value"}[how]
     ci = f"{agg} {m.value:.4g}, 95% CI [{m.ci[0]:.4g}, {m.ci[1]:.4g}], n={m.n}"
+    if m.replicates is not None:
+        ci += f" x {len(m.replicates[0])} shared-data resamples"
     cond = expect.describe()
     if verdict is Verdict.NOT_REPLICATED:
         return f"not replicated: the whole CI violates the paper condition {cond} ({ci})"

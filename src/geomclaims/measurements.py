@@ -104,6 +104,7 @@ def _joint_stability(members: list[dict[str, Any]], final: Verdict) -> float | N
             null_of(e),
             how=e.get("aggregate", "median_over_seeds"),
             kind=e.get("kind") or "paper",
+            replicates=e["measured"].get("replicates"),
         )
         for e in members
     ]
@@ -174,6 +175,7 @@ def rejudge_entry(entry: dict[str, Any], profile: str) -> None:
         kind=entry.get("kind") or "paper",
         profile=profile,
         claim_id=entry["id"],
+        replicates=entry["measured"].get("replicates"),
     )
     for k in ("reading", "controls", "measurement"):
         entry.pop(k, None)
@@ -206,7 +208,14 @@ def decision_entry(decision: Decision, null_reason: str | None = None) -> dict[s
     return {
         "verdict": decision.verdict.value,
         "stability": decision.stability,
-        "measured": {"value": m.value, "ci": list(m.ci), "se": m.se, "n": m.n, "samples": list(m.samples)},
+        "measured": {
+            "value": m.value,
+            "ci": list(m.ci),
+            "se": m.se,
+            "n": m.n,
+            "samples": list(m.samples),
+            **({} if m.replicates is None else {"replicates": [list(r) for r in m.replicates]}),
+        },
         "paper_condition_met": decision.paper_condition_met,
         "null": null,
         "null_reason": null_reason,

@@ -65,6 +65,10 @@ class Evidence:
     notes: one-line remarks for the report (e.g. "variant paper-sgd learned nothing in the ci budget").
     preconditions: validity measurements ``{name: value}`` that the claim's ``requires`` are checked against
         (e.g. ``{"final_acc_m_le_2": 0.97}``); the runner records them and their met flags in results.json.
+    replicates: optional, one row per measured sample (same order), each row the metric recomputed on R >= 2
+        resamples of that seed's data with the fitted model held fixed (e.g. texts drawn with replacement). With
+        them the CI is a two-stage bootstrap (seeds, then one replicate per drawn seed; :mod:`geomclaims.decision`),
+        so a data sample that the seeds share does not make the CI narrower than its sampling noise.
     """
 
     measured: np.ndarray | list[float]
@@ -72,6 +76,7 @@ class Evidence:
     details: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     preconditions: dict[str, float] = field(default_factory=dict)
+    replicates: np.ndarray | list[list[float]] | None = None
 
 
 EvidenceFn = Callable[["ClaimCase", "RunContext"], Evidence]

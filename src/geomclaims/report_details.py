@@ -151,7 +151,9 @@ def measurement_text(members: list[dict[str, Any]], shared: set[str]) -> str:
     text = f"*{case_label(e)}*: "
     m = next((x["measured"] for x in members if x.get("measured")), None)
     if m:
-        text += f"{fmt(m['value'])} [{fmt(m['ci'][0])}, {fmt(m['ci'][1])}] (n={m['n']})"
+        text += f"{fmt(m['value'])} [{fmt(m['ci'][0])}, {fmt(m['ci'][1])}] (n={m['n']}"
+        # A two-stage CI (decision module: seeds, then one shared-data resample per draw) says so.
+        text += f" x {len(m['replicates'][0])} shared-data resamples)" if m.get("replicates") else ")"
     else:
         text += "no measurement"
 

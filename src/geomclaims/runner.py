@@ -313,12 +313,12 @@ def refresh_case_fields(data: dict[str, Any], cases: list[ClaimCase]) -> int:
 
 @functools.cache
 def judge_code_version() -> str:
-    """sha256 (16 hex) of the code that turns evidence into a results entry (this module, the verdict rule, the
-    claims schema, the registry): part of a judged case's store key, so a changed rule re-judges every case."""
-    from geomclaims import claims, claims_schema, decision, registry
+    """sha256 (16 hex) of the code that turns evidence into a results entry (this module, the verdict rule and its
+    summaries, the claims schema, the registry): part of a judged case's store key, so a changed rule re-judges every case."""
+    from geomclaims import claims, claims_schema, decision, registry, summaries
 
     h = hashlib.sha256()
-    for module in (claims, claims_schema, decision, registry):
+    for module in (claims, claims_schema, decision, registry, summaries):
         h.update(Path(module.__file__).read_bytes())  # type: ignore[arg-type]
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]
@@ -386,6 +386,7 @@ def evaluate_case(case: ClaimCase, ctx: RunContext) -> dict[str, Any]:
         profile=ctx.profile,
         claim_id=case.case_id,
         stability=not unmet,
+        replicates=ev.replicates,
     )
     base.update(decision_entry(decision, claim.null_reason))
     base["preconditions"] = preconditions

@@ -20,6 +20,7 @@ from geomclaims.studies.stratified import strata as st
 from geomclaims.studies.stratified import strata_controls as sc
 from geomclaims.studies.stratified.data import subset, synthetic_corpus
 from geomclaims.studies.stratified.profiles import SETTINGS
+from geomclaims.studies.stratified.text_bootstrap import constant_replicates
 
 SPARS = list(SETTINGS["ci"]["moe"]["sparsities"])  # 7 experts, 8..32
 N_SEEDS = len(SETTINGS["ci"]["seeds"])
@@ -37,7 +38,8 @@ class _FakeCtx:
 
     def run(self, name: str, config: dict[str, Any], seed: int, fn: Any) -> dict[str, Any]:
         assert name == "strata"
-        return {k: (v[seed] if isinstance(v, list) else v) for k, v in self._r.items()}
+        r = {k: (v[seed] if isinstance(v, list) else v) for k, v in self._r.items()}
+        return constant_replicates(r, self.settings["text_bootstrap"])  # no text noise: the seeds' CI
 
 
 def _case(claim_id: str, method: str = "released-code") -> Any:

@@ -16,6 +16,7 @@ from geomclaims.studies.stratified import experiment as ex
 from geomclaims.studies.stratified import pipeline
 from geomclaims.studies.stratified import strata as st
 from geomclaims.studies.stratified.profiles import SETTINGS
+from geomclaims.studies.stratified.text_bootstrap import constant_replicates
 
 SPARS = np.asarray(SETTINGS["smoke"]["moe"]["sparsities"], dtype=float)
 
@@ -126,7 +127,9 @@ class _FakeCtx:
     def run(self, name: str, config: dict[str, Any], seed: int, fn: Any) -> dict[str, Any]:
         self.calls.append((name, dict(config), seed))
         base = self._results[config["model"]]
-        return {k: (v[seed] if isinstance(v, list) else v) for k, v in base.items()}
+        r = {k: (v[seed] if isinstance(v, list) else v) for k, v in base.items()}
+        # The text bootstrap's replicates as R copies of each score (no text noise): the seeds' CI.
+        return constant_replicates(r, self.settings["text_bootstrap"])
 
 
 def _case(claim_id: str, **params: Any) -> Any:

@@ -4,8 +4,10 @@ Real data (ci / full): ``geomclaims.resources`` supplies a POOL of six sources x
 (stand-ins for IMDB, RT, Amazon, SST-2, TweetEval, AG News; see shared/RESOURCES.md), drawn with the fixed
 ``data_seed`` and embedded once per (model, pooling, max_length) (last layer; attention-mask weighted mean by default,
 ``mean_with_padding`` = the released code's; cached on disk keyed by the pool's texts). Each experiment seed then draws
-its own ``n_per_source`` texts per source from that pool (label-balanced, :func:`text_rng`), so the seed CI covers the
-sampling of texts as well as the MoE; models compared at the same seed see the same texts (paired design).
+its own ``n_per_source`` texts per source from that pool (label-balanced, :func:`text_rng`), so the seeds vary the
+texts within the pool as well as the MoE; models compared at the same seed see the same texts (paired design). The
+pool's own sampling noise, which moves every seed alike, enters the CI through the text bootstrap
+(text_bootstrap.py: shared resamples of the pool, issue 25 item 1).
 
 Synthetic data (smoke) uses the same pool-then-resample path. A user's text file (``data`` = ``textfile-<sha16>``,
 registered by ``geomclaims probe``) does too: its pool is up to ``n_pool_per_source`` texts per source of the file.

@@ -18,7 +18,8 @@ the load-balancing term, weight ``profiles.BALANCED_WEIGHT``: a named variant) a
 64-d space, hard untrained gate, supervised contrastive training). Seeds: ``seed`` drives torch (MoE init, batches)
 and KMeans; the data RNG for the controls is ``np.random.default_rng([data_seed, seed])``; the seed's text sample is
 drawn from the embedded pool with ``data.text_rng(data_seed, seed)`` (same texts for every model at one seed); all
-are recorded (``data_seed``, ``torch_seed``, ``text_seed``, ``text_index``).
+are recorded (``data_seed``, ``torch_seed``, ``text_seed``, ``text_index``). The text bootstrap's pool resamples
+(``boot_*`` keys, issue 25 item 1) depend on ``data_seed`` and the pool row only (``text_bootstrap``).
 
 The code lives in three modules along the story it tells (issue 27): ``pipeline`` (configs, the shared pipeline and
 how evidence functions fetch runs), ``strata_claims`` (the six-source corpus: S3-S8, S10) and ``ldb_claims`` (the

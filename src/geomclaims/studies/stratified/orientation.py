@@ -27,6 +27,7 @@ from geomclaims.orientation import CannedRuns, OrientationCheck, median_measured
 from geomclaims.registry import study_settings
 
 from . import strata as st
+from . import text_bootstrap as tb
 from .ldb_claims import ldb_evidence
 from .strata_claims import model_size_evidence, strata_evidence
 
@@ -73,13 +74,17 @@ def _strata_run(**values: Any) -> dict[str, Any]:
         "untrained_entropy": np.full(s["n_untrained_draws"], 0.95),
     }
     run.update(values)
-    return run
+    # The text bootstrap's replicates (``boot_*``) as R copies of each score: no text-sampling noise here.
+    return tb.constant_replicates(run, s["text_bootstrap"])
 
 
 def _exchange(run: dict[str, Any], key: str, control: str) -> dict[str, Any]:
-    """The run's score and its control draws exchanged (the score becomes the draws' median)."""
+    """The run's score and its control draws exchanged (the score becomes the draws' median; its replicates too)."""
     score, draws = float(run[key]), np.asarray(run[control], dtype=float)
-    return {**run, key: float(np.median(draws)), control: np.full(draws.shape, score)}
+    out = {**run, key: float(np.median(draws)), control: np.full(draws.shape, score)}
+    if f"boot_{key}" in run:  # strata runs: the text bootstrap's copies of the score follow it
+        out[f"boot_{key}"] = np.full(np.shape(run[f"boot_{key}"]), out[key])
+    return out
 
 
 def _measure(evidence: Callable[..., Any], case: ClaimCase, serve: Callable[..., Any]) -> float:

@@ -56,6 +56,7 @@ def _config(s: Mapping[str, Any], method: str, **extra: Any) -> dict[str, Any]:
         "n_null_draws",
         "n_untrained_draws",
         "n_scatter",
+        "text_bootstrap",
     )
     cfg = {k: s[k] for k in keys}
     # text-balanced trains the text MoE with the load-balancing term; both text methods share the MoE variant.

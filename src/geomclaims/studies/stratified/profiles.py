@@ -8,7 +8,8 @@ alone (``balance_weight`` 0); the named variant ``text-balanced`` adds the load-
 uses 1, a named variant (the ``kmeans_n_init`` claim parameter).
 
 Text sample: every seed draws ``n_per_source`` texts per source from a pool of ``n_pool_per_source`` (2x in ci, 1.2x in full) embedded
-once per model (data.py), so the embedding cost is that of the pool.
+once per model (data.py), so the embedding cost is that of the pool. The seeds share that pool, so each run also
+recomputes its metrics on ``text_bootstrap`` resamples of it (text_bootstrap.py) for the two-stage CI.
 
 Cost of ``full`` (estimate from measured throughput). Embedding throughput, one thread, max_length 128, batches of 32
 sorted by length, on this 2-core box (2026-11-29, 96 texts): MiniLM-L6 45 texts/s, MPNet-base 7.0, SmolLM2-135M
@@ -79,6 +80,12 @@ _COMMON: dict[str, Any] = {
     "n_null_draws": 10,  # random partitions / label permutations per seed
     "n_untrained_draws": 10,  # fresh gate initialisations per seed
     "n_scatter": 300,  # 3-D PCA points kept for the report
+    # Pool resamples per strata run (issue 25 item 1, text_bootstrap.py): the text-sampling noise the spine's
+    # two-stage CI adds to the seeds'. 50: the spine draws one resample column per bootstrap draw and uses each
+    # seed's deviations from its mean, so R only has to pin the spread of the pool noise (its s.d. to ~10%,
+    # 1 / sqrt(2 (R - 1))); it reuses the run's points, gate and strata (no embedding, no training): ~0.15 s per ci
+    # run (600 points, d = 384), a few seconds per full run (3000 points, d <= 1536), beside minutes of training.
+    "text_bootstrap": 50,
 }
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -97,6 +104,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "n_null_draws": 3,
         "n_untrained_draws": 2,
         "n_scatter": 50,
+        "text_bootstrap": 5,  # plumbing only
     },
     "ci": {
         **_COMMON,

@@ -38,6 +38,10 @@ CAVEATS = [
     "source easier to separate), VADER movie snippets / Amazon / tweets / NYT editorial sentences, Wikipedia leads "
     "(for AG News). Texts are truncated to 128 tokens; embeddings are attention-mask mean pooled (the released code "
     "pools over padding too).",
+    "Uncertainty: every seed draws its texts from one pool embedded once per model, so the seeds share texts. The "
+    "CIs of text-read metrics are therefore two-stage bootstraps: seeds, then one of R shared Poisson resamples of "
+    "the pool (each seed's texts reweighted; model, gate and strata held fixed), so the pool's own sampling noise "
+    "is in the CI (measurements marked 'x R shared-data resamples'; docs/DESIGN.md, text bootstrap).",
     "Stratum indices are arbitrary: within each seed strata are ordered by decreasing size, and the tables show the "
     "median over seeds of each size rank. The paper's columns are in its own (unordered) stratum order, so compare "
     "ranges and spreads, not rows.",

@@ -5,8 +5,14 @@
 * ``gaussian`` the same pipeline on a single Gaussian cloud with the embeddings' size, mean and spectrum (S3).
 
 Evidence: ``stratified/strata`` (S3, S4, S5, S8, S10 for one model and method) and ``stratified/model_size`` (S6,
-S7: paired larger-minus-smaller differences of a same-family pair). Split out of experiment.py (issue 27); bodies
-unchanged.
+S7: paired larger-minus-smaller differences of a same-family pair). Split out of experiment.py (issue 27).
+
+CI (issue 25 item 1): every seed draws its texts from one shared pool, so the seeds' spread misses the pool's own
+sampling noise. Every metric read from the texts (dimension and sparsity spreads, NMI / ARI, the gate-vs-PCA ARI,
+the sparsity-dimension correlation, the paired NMI gain and entropy drop) is also recomputed by the run on
+``text_bootstrap`` shared resamples of the pool (text_bootstrap.py) and handed over as ``Evidence.replicates``:
+the spine's CI is then a two-stage bootstrap (seeds, then one pool resample). ``expert_distance`` (a property of
+the MoE's parameters) and the Gaussian control runs carry none.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from geomclaims.registry import Evidence, NotRun, RunContext, Untestable, eviden
 
 from . import strata as st
 from . import strata_controls as sc
+from . import text_bootstrap as tb
 from .data import Corpus, load_corpus, load_pool
 from .moe import dictionary_distances
 from .pipeline import (
@@ -88,6 +95,9 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
     ]
     eq_seed = int(rng.integers(2**31))
     eq_dims = st.equal_partition_spreads(space, k, m, cfg["n_null_draws"], eq_seed, cfg["pca_threshold"])
+    # Issue 25 item 1: the metrics on R shared resamples of the text pool (Evidence.replicates). Own generator,
+    # keyed by (data_seed, pool row): nothing is drawn from ``rng``, and every seed and model sees resample r alike.
+    boot = tb.run_text_bootstrap(space, strata, w_soft, corpus.source, pca_strata, cfg, text_index)
 
     # Report material: 3-D PCA of a fixed subsample of this seed's sample (same rows for every method of a model).
     sub = np.sort(np.random.default_rng(cfg["data_seed"]).permutation(len(strata))[: cfg["n_scatter"]])
@@ -144,6 +154,7 @@ def _run_strata(cfg: Mapping[str, Any], seed: int, device: str) -> dict[str, Any
         "len_nmi": np.asarray([nmi(p, corpus.source) for p in len_parts]),
         "global_dim": float(effective_rank(space, cfg["pca_threshold"])),
         "eq_dim_spread": eq_dims,
+        **boot,
     }
 
 
@@ -213,14 +224,18 @@ def strata_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
             details.update(sc.length_details(runs, cfg["min_stratum_size"]))
         else:
             null = _pool(runs, "rp_dim_spread")
-        return Evidence([r["dim_spread"] for r in runs], null, details)
+        return _text_sampled(
+            [r["dim_spread"] for r in runs], null, details, tb.replicates(runs, "boot_dim_spread")
+        )
     if metric == "ws_spread":
         key = (
             "untrained_ws_spread"
             if case.claim.null and case.claim.null.name == "untrained_gate"
             else "rp_ws_spread"
         )
-        return Evidence([r["ws_spread"] for r in runs], _pool(runs, key), details)
+        return _text_sampled(
+            [r["ws_spread"] for r in runs], _pool(runs, key), details, tb.replicates(runs, "boot_ws_spread")
+        )
     if metric in ("nmi", "ari"):
         details["source_by_stratum"] = np.asarray(runs[0]["source_by_stratum"]).tolist()
         details["source_names"] = runs[0]["source_names"]
@@ -228,14 +243,28 @@ def strata_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
             if metric != "nmi":
                 raise KeyError(f"stratified/strata: the length_bins control reads nmi, not {metric!r}")
             details.update(sc.length_details(runs, cfg["min_stratum_size"]))
-            return Evidence([r["nmi"] for r in runs], _pool(runs, "len_nmi"), details)
-        return Evidence([r[metric] for r in runs], _pool(runs, f"perm_{metric}"), details)
+            return _text_sampled(
+                [r["nmi"] for r in runs], _pool(runs, "len_nmi"), details, tb.replicates(runs, "boot_nmi")
+            )
+        return _text_sampled(
+            [r[metric] for r in runs],
+            _pool(runs, f"perm_{metric}"),
+            details,
+            tb.replicates(runs, f"boot_{metric}"),
+        )
     if metric == "sparsity_dim_rho":
-        measured, null, extra = sc.sparsity_dimension(runs, cfg["moe"]["sparsities"], cfg["min_stratum_size"])
-        return Evidence(measured, null, {**details, **extra})
+        spars, min_size = cfg["moe"]["sparsities"], cfg["min_stratum_size"]
+        measured, null, extra = sc.sparsity_dimension(runs, spars, min_size)
+        reps = tb.sparsity_rho_replicates(runs, spars, min_size)
+        return _text_sampled(measured, null, {**details, **extra}, reps)
     if metric == "ari_gate_pca":
         details["expert_usage"] = [np.asarray(r["expert_usage"]).tolist() for r in runs]
-        return Evidence([r["ari_gate_pca"] for r in runs], _pool(runs, "untrained_ari_gate_pca"), details)
+        return _text_sampled(
+            [r["ari_gate_pca"] for r in runs],
+            _pool(runs, "untrained_ari_gate_pca"),
+            details,
+            tb.replicates(runs, "boot_ari_gate_pca"),
+        )
     if metric == "expert_distance":
         r0 = runs[0]
         details.update(
@@ -283,16 +312,18 @@ def model_size_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
     metric = case.claim.metric
     if metric == "nmi_gain":
         diff = [b["nmi"] - a["nmi"] for a, b in zip(rs, rl, strict=True)]
+        reps = tb.paired_replicates(rs, rl, "boot_nmi", sign=1.0)  # resample r of both models: large - small
         details = {"small": [a["nmi"] for a in rs], "large": [b["nmi"] for b in rl]}
         null_name = case.claim.null.name if case.claim.null else ""
         if null_name in S6_CONTROLS:
             # S6 control: the same larger-minus-smaller NMI gain for strata that carry no trained separation.
             null = paired_draw_gains(rs, rl, S6_CONTROLS[null_name])
             details.update(null_gain_median=float(np.median(null)), pair=[small, large])
-            return Evidence(diff, null, {**details, "method": str(case.params["method"])})
+            return _text_sampled(diff, null, {**details, "method": str(case.params["method"])}, reps)
     elif metric == "entropy_drop":
         # Lower gate entropy for the larger model = concentration; difference small - large.
         diff = [a["entropy"] - b["entropy"] for a, b in zip(rs, rl, strict=True)]
+        reps = tb.paired_replicates(rs, rl, "boot_entropy", sign=-1.0)  # small - large, resample r of both
         un = untrained_entropy_drops(rs, rl)
         details = {
             "small": [a["entropy"] for a in rs],
@@ -303,15 +334,21 @@ def model_size_evidence(case: ClaimCase, ctx: RunContext) -> Evidence:
         }
         null_name = case.claim.null.name if case.claim.null else ""
         if null_name == "untrained_gate":
-            return Evidence(
-                diff, un, {**details, "pair": [small, large], "method": str(case.params["method"])}
+            return _text_sampled(
+                diff, un, {**details, "pair": [small, large], "method": str(case.params["method"])}, reps
             )
         if null_name != "seed_ci":
             raise KeyError(f"stratified/model_size entropy_drop: unsupported null {null_name!r}")
     else:
         raise KeyError(f"stratified/model_size has no metric {metric!r}")
     details.update(pair=[small, large], method=str(case.params["method"]))
-    return Evidence(diff, None, details)
+    return _text_sampled(diff, None, details, reps)
+
+
+def _text_sampled(measured: Any, null: Any, details: dict[str, Any], replicates: np.ndarray) -> Evidence:
+    """Evidence of a metric read from the seed's texts: with its pool-resample replicates (text_bootstrap.py), so
+    the spine's CI is the two-stage bootstrap, and a note of that in the details."""
+    return Evidence(measured, null, {**details, "ci_method": tb.CI_METHOD}, replicates=replicates)
 
 
 # S6 controls (null name -> per-draw NMI key of a strata run).
