@@ -143,9 +143,16 @@ def judge_group(members: list[dict[str, Any]]) -> None:
         if r["verdict"] == final.value:
             e["explanation"] = r["explanation"]
         else:
+            # A deciding case without a null was decided by the paper condition alone (it fails or straddles it
+            # whatever a control shows); naming a control 'None' would misread as a missing field.
+            decided_by = (
+                f"against the strongest control '{deciding['null']}'"
+                if deciding["null"]
+                else "on the paper condition alone"
+            )
             e["explanation"] = (
-                f"{final.value} against the strongest control '{deciding['null']}' ({deciding['case']}, same "
-                f"measurement); against its own control: {r['explanation']}"
+                f"{final.value} {decided_by} ({deciding['case']}, same measurement); against its own control: "
+                f"{r['explanation']}"
             )
 
 

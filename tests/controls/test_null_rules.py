@@ -67,22 +67,7 @@ def test_strongest_control_wins():
 
 
 def _entry(cid, null, null_samples, same=None):
-    expect = Expect(">=", 5.0)
-    d = decide(MEASURED, expect, null_samples, null)
-    from geomclaims.runner import decision_entry
-
-    return {
-        "id": f"{cid}[m]",
-        "claim_id": cid,
-        "paper": "p",
-        "metric": "ws",
-        "kind": "paper",
-        "same_measurement_as": same,
-        "condition": {"op": ">=", "value": 5.0, "rel": None, "abs": None},
-        "aggregate": "median_over_seeds",
-        "null_rule": {"name": null.name, "rule": null.rule, "q": null.q, "value": null.value},
-        **decision_entry(d),
-    }
+    return _entry_of(cid, MEASURED, null, null_samples, same)
 
 
 def test_one_measurement_two_controls_takes_the_strongest_and_keeps_each_reading():
@@ -137,3 +122,38 @@ def test_a_session_records_the_measurement_verdict_for_the_pytest_item():
     assert session.record(a)["verdict"] == "trivial"
     assert session.record(session.planned.pop(b["id"]))["verdict"] == "trivial"
     assert a["reading"]["verdict"] == "replicated"
+
+
+def _entry_of(cid, samples, null, null_samples, same=None):
+    """A results entry for ``samples`` judged against ``null`` (None: a case without a control)."""
+    from geomclaims.runner import decision_entry
+
+    d = decide(list(samples), Expect(">=", 5.0), null_samples, null)
+    rule = None if null is None else {"name": null.name, "rule": null.rule, "q": null.q, "value": null.value}
+    return {
+        "id": f"{cid}[m]",
+        "claim_id": cid,
+        "paper": "p",
+        "metric": "ws",
+        "kind": "paper",
+        "same_measurement_as": same,
+        "condition": {"op": ">=", "value": 5.0, "rel": None, "abs": None},
+        "aggregate": "median_over_seeds",
+        "null_rule": rule,
+        **decision_entry(d),
+    }
+
+
+def test_a_measurement_decided_by_a_case_without_a_null_says_so():
+    """E6's shape: the case without a control fails the paper condition outright, its sibling with a control reads
+    trivial; the sibling's explanation names the paper condition, not a control called 'None'."""
+    failing = np.linspace(0.0, 1.0, 8)  # whole CI below the condition >= 5
+    shuffled = NullSpec("shuffled_labels", "above_quantile", q=0.95)
+    alone = _entry_of("E6", failing, None, None)
+    vs_null = _entry_of("E6-vs-shuffled", failing, shuffled, np.linspace(6.0, 7.0, 40), same="E6")
+    assert (alone["verdict"], vs_null["verdict"]) == ("not_replicated", "trivial")
+    judge_measurements([alone, vs_null])
+    assert alone["verdict"] == vs_null["verdict"] == "not_replicated"
+    assert "on the paper condition alone (E6[m], same measurement)" in vs_null["explanation"]
+    assert "'None'" not in vs_null["explanation"]
+    assert alone["explanation"].startswith("not replicated")  # decided by its own reading: unchanged
