@@ -29,6 +29,7 @@ from geomclaims.claims_schema import (  # the schema, re-exported (see __all__)
     KINDS,
     NULL_RULES,
     OPS,
+    PENDING,
     PROFILES,
     REQUIRE_OPS,
     Claim,
@@ -40,6 +41,7 @@ from geomclaims.claims_schema import (  # the schema, re-exported (see __all__)
     PaperClaims,
     Requirement,
     Verdict,
+    differs_from_expected,
 )
 from geomclaims.markers import known_markers
 
@@ -48,6 +50,7 @@ __all__ = [
     "KINDS",
     "NULL_RULES",
     "OPS",
+    "PENDING",
     "PROFILES",
     "REQUIRE_OPS",
     "Claim",
@@ -60,6 +63,7 @@ __all__ = [
     "Requirement",
     "Verdict",
     "claims_dir",
+    "differs_from_expected",
     "load_all",
     "load_claims",
     "plugin_claims",
@@ -310,7 +314,8 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
     if any(v < 0 for v in tolerance.values()):
         raise ClaimFileError(path, cid, "tolerance", f"tolerances must be >= 0, got {tol!r}")
 
-    expected = _parse_verdicts(d["expected_verdict"], path, cid, "expected_verdict")
+    expected, pending_claim = _parse_verdicts(d["expected_verdict"], path, cid, "expected_verdict")
+    pending = {("", profile) for profile in pending_claim}
     params = _parse_params(d.get("params"), path, cid)
     suffixes = (
         {"-".join(str(v) for v in combo) for combo in itertools.product(*params.values())}
@@ -334,7 +339,10 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
                 f"expected_by_case.{suffix}",
                 f"no such case; cases of this claim: {sorted(suffixes)}",
             )
-        by_case[str(suffix)] = _parse_verdicts(verdicts, path, cid, f"expected_by_case.{suffix}")
+        by_case[str(suffix)], pending_case = _parse_verdicts(
+            verdicts, path, cid, f"expected_by_case.{suffix}"
+        )
+        pending |= {(str(suffix), profile) for profile in pending_case}
     kind = d.get("kind", "paper")
     if kind not in KINDS:
         raise ClaimFileError(path, cid, "kind", f"unknown kind {kind!r}; use one of {list(KINDS)}")
@@ -353,9 +361,12 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
             "expected_verdict",
             f"a claim of kind {kind!r} succeeds as {success.value!r}, never {wrong_success.value!r}",
         )
-    if any(v != success for v in all_expected) and not expected_reason.strip():
+    if (pending or any(v != success for v in all_expected)) and not expected_reason.strip():
         raise ClaimFileError(
-            path, cid, "expected_reason", f"a non-{success.value} expected verdict needs a reason"
+            path,
+            cid,
+            "expected_reason",
+            f"a non-{success.value} or {PENDING!r} expected verdict needs a reason",
         )
 
     aggregate = d.get("aggregate", "median_over_seeds")
@@ -416,16 +427,27 @@ def _parse_claim(obj: Any, path: Path, paper_id: str, index: int) -> Claim:
         requires=_parse_requires(d.get("requires"), path, cid),
         same_measurement_as=same,
         single_reason=single_reason,
+        pending=frozenset(pending),
     )
 
 
-def _parse_verdicts(obj: Any, path: Path, cid: str, where: str) -> dict[str, Verdict]:
+def _parse_verdicts(obj: Any, path: Path, cid: str, where: str) -> tuple[dict[str, Verdict], set[str]]:
+    """{profile: verdict} and the profiles whose expectation is PENDING (not run there yet)."""
     if not isinstance(obj, Mapping) or not obj:
         raise ClaimFileError(path, cid, where, f"expected {{profile: verdict}}, got {obj!r}")
     out: dict[str, Verdict] = {}
+    pending: set[str] = set()
     for profile, verdict in obj.items():
         if profile not in PROFILES:
             raise ClaimFileError(path, cid, f"{where}.{profile}", f"unknown profile; use {list(PROFILES)}")
+        if verdict == PENDING:
+            if profile in ("smoke", "ci"):
+                # ci gates every push and smoke never judges: only a profile run beside CI can lag behind
+                raise ClaimFileError(
+                    path, cid, f"{where}.{profile}", f"{PENDING!r} is allowed for the full profile only"
+                )
+            pending.add(profile)
+            continue
         try:
             out[profile] = Verdict(verdict)
         except ValueError:
@@ -433,9 +455,9 @@ def _parse_verdicts(obj: Any, path: Path, cid: str, where: str) -> dict[str, Ver
                 path,
                 cid,
                 f"{where}.{profile}",
-                f"unknown verdict {verdict!r}; use {[v.value for v in Verdict]}",
+                f"unknown verdict {verdict!r}; use {[v.value for v in Verdict]} (or {PENDING!r})",
             ) from None
-    return out
+    return out, pending
 
 
 def load_claims(path: str | Path) -> PaperClaims:

@@ -22,6 +22,10 @@ OPS: tuple[str, ...] = ("<", "<=", ">", ">=", "between", "approx")
 NULL_RULES: tuple[str, ...] = ("below_quantile", "above_quantile", "ci_above", "ci_below")
 KINDS: tuple[str, ...] = ("paper", "extension", "verified")
 REQUIRE_OPS: tuple[str, ...] = ("<", "<=", ">", ">=", "between")
+# An expectation, not a verdict: the case has not run under that profile yet (e.g. a model whose full run is still
+# to come), so no verdict is expected of it. Its item passes whatever it reads and is listed as pending; it never
+# counts as "as expected" or as unexpected.
+PENDING = "pending"
 
 
 class Verdict(str, enum.Enum):
@@ -165,6 +169,8 @@ class Claim:
     requires: tuple[Requirement, ...] = ()
     same_measurement_as: str | None = None
     single_reason: str | None = None
+    # (case suffix, profile) pairs whose expectation is PENDING; suffix "" = the claim's own expected_verdict.
+    pending: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def success(self) -> Verdict:
@@ -181,10 +187,31 @@ class Claim:
             for combo in itertools.product(*self.params.values())
         ]
 
+    def is_pending(self, profile: str, case_suffix: str | None = None) -> bool:
+        """True if no verdict is expected yet under ``profile`` (a per-case entry wins over the claim's)."""
+        if case_suffix is not None:
+            if profile in self.expected_by_case.get(case_suffix, {}):
+                return False
+            if (case_suffix, profile) in self.pending:
+                return True
+        return ("", profile) in self.pending
+
     def expected(self, profile: str, case_suffix: str | None = None) -> Verdict:
+        """The expected verdict; a pending expectation has none (ask :meth:`is_pending` or :meth:`expectation`)."""
+        if self.is_pending(profile, case_suffix):
+            raise ValueError(
+                f"claim {self.id}{f'[{case_suffix}]' if case_suffix else ''}: the {profile} expectation is "
+                f"{PENDING!r}; no verdict is expected yet"
+            )
         if case_suffix is not None and profile in self.expected_by_case.get(case_suffix, {}):
             return self.expected_by_case[case_suffix][profile]
         return self.expected_verdict.get(profile, self.success)
+
+    def expectation(self, profile: str, case_suffix: str | None = None) -> str:
+        """The expected verdict's name, or ``PENDING``: what results files and reports record."""
+        if self.is_pending(profile, case_suffix):
+            return PENDING
+        return self.expected(profile, case_suffix).value
 
 
 @dataclass(frozen=True)
@@ -206,6 +233,12 @@ class ClaimCase:
     def expected(self, profile: str) -> Verdict:
         """Expected verdict of this case under ``profile`` (a per-case exception wins over the claim's)."""
         return self.claim.expected(profile, self.suffix if self.params else None)
+
+    def is_pending(self, profile: str) -> bool:
+        return self.claim.is_pending(profile, self.suffix if self.params else None)
+
+    def expectation(self, profile: str) -> str:
+        return self.claim.expectation(profile, self.suffix if self.params else None)
 
     def __repr__(self) -> str:
         return f"ClaimCase({self.case_id})"
@@ -229,3 +262,9 @@ class PaperClaims:
             if claim.id == claim_id:
                 return claim
         raise KeyError(f"{self.path}: no claim with id {claim_id!r}")
+
+
+def differs_from_expected(entry: Mapping[str, Any]) -> bool:
+    """A results entry whose verdict is not the one expected of it (a pending or absent expectation never is)."""
+    expected = entry.get("expected_verdict")
+    return expected not in (None, PENDING) and entry["verdict"] != expected

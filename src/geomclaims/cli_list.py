@@ -26,7 +26,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     cases = select_cases(papers.values(), paper=paper)
     if args.verdict:  # without --results: the expected verdict of --profile
-        cases = [c for c in cases if c.expected(args.profile).value == args.verdict]
+        cases = [c for c in cases if c.expectation(args.profile) == args.verdict]
     rows = [
         {
             "case": c.case_id,
@@ -37,7 +37,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             "experiment": c.claim.experiment,
             "condition": f"{c.claim.metric} {c.claim.expect.describe()}",
             "null": c.claim.null.name if c.claim.null else "none",
-            "expected": c.expected(args.profile).value,
+            "expected": c.expectation(args.profile),
         }
         for c in cases
     ]

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from geomclaims.claims import load_all
+from geomclaims.claims import differs_from_expected, load_all
 from geomclaims.cli_common import CliError, Exit, emit_json, resolve_paper, say
 
 # An OSError with one of these errnos will fail every later case the same way (the disk or the cache is unusable):
@@ -193,7 +193,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     unexpected = [
         e["id"]
         for e in results["claims"]
-        if e["verdict"] != e["expected_verdict"] and e["id"] not in errored and args.profile != "smoke"
+        if differs_from_expected(e) and e["id"] not in errored and args.profile != "smoke"
     ]
     if unexpected:
         print(

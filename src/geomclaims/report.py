@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from geomclaims.claims import ClaimFileError, PaperClaims, Verdict, load_all
+from geomclaims.claims import PENDING, ClaimFileError, PaperClaims, Verdict, load_all
 from geomclaims.plugin import spec_for_paper
 from geomclaims.registry import get_section_fn
 from geomclaims.report_details import compact_ids, details_lines
@@ -47,10 +47,16 @@ def case_lines(claims: list[dict[str, Any]]) -> list[str]:
     for paper in sorted(by_paper):
         entries = by_paper[paper]
         counts = Counter(e["verdict"] for e in entries)
-        as_expected = sum(e["verdict"] == e.get("expected_verdict", "replicated") for e in entries)
+        pending = sum(e.get("expected_verdict") == PENDING for e in entries)
+        expecting = len(entries) - pending
+        as_expected = sum(
+            e.get("expected_verdict") != PENDING and e["verdict"] == e.get("expected_verdict", "replicated")
+            for e in entries
+        )
         spelled = ", ".join(f"{counts[v]} {v.replace('_', ' ')}" for v in VERDICT_ORDER if counts.get(v))
+        tail = f"; {pending} with the expectation pending (first run in this profile)" if pending else ""
         lines.append(
-            f"- `{paper}`: {len(entries)} cases: {spelled}; {as_expected}/{len(entries)} as expected"
+            f"- `{paper}`: {len(entries)} cases: {spelled}; {as_expected}/{expecting} as expected{tail}"
         )
     return lines
 

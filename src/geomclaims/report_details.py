@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from geomclaims.claims_schema import PENDING, differs_from_expected
 from geomclaims.report_md import escape, fmt, fold
 from geomclaims.report_summary import VERDICT_MARK, deciding, null_reading
 
@@ -138,8 +139,10 @@ def _verdict_text(entry: dict[str, Any]) -> str:
     had = _had(entry)
     if had:
         text += f" (measurement: {had})"
-    if v != entry.get("expected_verdict", v):
+    if differs_from_expected(entry):
         text += f" (expected {entry['expected_verdict']})"
+    elif entry.get("expected_verdict") == PENDING:
+        text += " (expectation pending: first run of this case in this profile)"
     s = entry.get("stability")
     return text + (f", stability {s:.2f}" if s is not None else "")
 

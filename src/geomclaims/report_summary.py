@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from geomclaims.claims_schema import differs_from_expected
 from geomclaims.report_md import CELL, cap, fmt, table
 
 VERDICT_MARK = {
@@ -97,7 +98,7 @@ def verdict_cell(group: dict[str, Any]) -> str:
     if extra and cat != "not_run":
         text += f" ({', '.join(extra)})"
     cases = [e for m in group["measurements"] for e in m]
-    if any(e["verdict"] != e.get("expected_verdict", e["verdict"]) for e in cases):
+    if any(differs_from_expected(e) for e in cases):
         text += " ⚠ unexpected"
     return cap(text)
 

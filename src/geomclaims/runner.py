@@ -288,7 +288,7 @@ def case_fields(case: ClaimCase, profile: str) -> dict[str, Any]:
         if claim.null is None
         else {"name": claim.null.name, "rule": claim.null.rule, "q": claim.null.q, "value": claim.null.value},
         "paper_value": claim.paper_value,
-        "expected_verdict": case.expected(profile).value,
+        "expected_verdict": case.expectation(profile),
         "expected_reason": claim.expected_reason,
         "tolerance": dict(claim.tolerance),
     }
