@@ -33,6 +33,7 @@ import math
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -379,6 +380,13 @@ def regen(
         # Today's decision rules on the stored samples: a rule or kind change reaches the baseline without
         # re-running experiments (and a fresh run's verdicts come out identical: decide() is deterministic).
         rejudge(data)
+        from geomclaims.store import git_sha
+
+        # the verdicts written are today's judgement of the parts' stored samples: say which code gave them
+        data["rejudged"] = {
+            "git_sha": git_sha(),
+            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
     baseline.parent.mkdir(parents=True, exist_ok=True)
     write_results(data, baseline)
     if report:

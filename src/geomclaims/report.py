@@ -139,6 +139,22 @@ def probe_provenance(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def parts_provenance(parts: list[dict[str, Any]]) -> list[str]:
+    """One line per merged part (``geomclaims gate A.json B.json --regen``): where and when each part ran."""
+    if not parts:
+        return []
+    lines = [f"- merged from {len(parts)} parts, each with its own run:"]
+    for i, row in enumerate(parts, 1):
+        wall = row.get("wall_s")
+        cases = row.get("cases") or []
+        example = f", e.g. `{cases[0]}`" if cases else ""
+        lines.append(
+            f"  - part {i}: git `{row.get('git_sha', '?')}`, created {row.get('created', '?')}, wall "
+            f"{_duration(float(wall)) if isinstance(wall, int | float) else '?'}, {len(cases)} case(s){example}"
+        )
+    return lines
+
+
 def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> list[str]:
     wall = results.get("wall_s")
     wall_text = _duration(float(wall)) if isinstance(wall, int | float) else "?"
@@ -146,10 +162,21 @@ def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> l
     how = ""
     if machine.get("executor"):
         how = f" ({machine['executor']} executor, {machine.get('workers', '?')} worker(s))"
+    parts = results.get("parts") or []
+    first = " (first part)" if parts else ""
     lines = [
-        f"- profile: `{results.get('profile')}`; device: `{results.get('device', '?')}`; git: `{results.get('git_sha', '?')}`",
-        f"- created: {results.get('created', '?')}; wall time of the whole run{how}: {wall_text}",
+        f"- profile: `{results.get('profile')}`; device: `{results.get('device', '?')}`; "
+        f"git{first}: `{results.get('git_sha', '?')}`",
+        f"- created{first}: {results.get('created', '?')}; wall time of the whole run{how}"
+        f"{' (summed over the parts)' if parts else ''}: {wall_text}",
     ]
+    lines += parts_provenance(parts)
+    rejudged = results.get("rejudged") or {}
+    if rejudged:
+        lines.append(
+            f"- verdicts: judged again from the stored samples with the claims files and decision rules at git "
+            f"`{rejudged.get('git_sha', '?')}` (`geomclaims gate --regen`, {rejudged.get('at', '?')})"
+        )
     lines += probe_provenance(results)
     packages = results.get("packages") or {}
     if packages:

@@ -86,8 +86,10 @@ def read_results(path: str | Path) -> dict[str, Any]:
 def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:
     """Merge results of runs over disjoint claim cases (e.g. one run per paper) into one results file.
 
-    The profile must agree; a case id present in two parts is an error (which run would be right?). Provenance of
-    the merged file: the first part's git SHA and packages, the summed wall time, the union of resources.
+    The profile must agree. A case id present in two parts is kept once when both parts judged it identically (two
+    resumed runs whose ``--claim`` patterns overlap read the same stored jobs); if they differ it is an error (which
+    run would be right?). Provenance of the merged file: the first part's git SHA and packages, the summed wall
+    time, the union of resources, and every part's own provenance under ``parts``.
     """
     if not parts:
         raise ValueError("merge_results: nothing to merge")
@@ -103,15 +105,19 @@ def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -
             f"({', '.join(f'{label}: seed_offset {o}' for label, o in zip(labels, offsets, strict=True))}); "
             "merge runs of one --seed-offset"
         )
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, dict[str, Any]]] = {}
     claims: list[dict[str, Any]] = []
     for i, part in enumerate(parts):
         for entry in part["claims"]:
             if entry["id"] in seen:
-                raise ValueError(
-                    f"merge_results: case {entry['id']!r} is in part {seen[entry['id']]} and part {i}"
-                )
-            seen[entry["id"]] = i
+                first, kept = seen[entry["id"]]
+                if _judged_part(kept) != _judged_part(entry):
+                    raise ValueError(
+                        f"merge_results: case {entry['id']!r} is in part {first} and part {i} with different "
+                        "judgements; merge parts that judged each case once, or from one store"
+                    )
+                continue
+            seen[entry["id"]] = (i, entry)
             claims.append(entry)
     resources: dict[str, dict[str, Any]] = {}
     for part in parts:
@@ -137,6 +143,14 @@ def merge_results(parts: list[dict[str, Any]], names: list[str] | None = None) -
         claims=sorted(claims, key=lambda e: (e["paper"], natural_key(e["id"]))),
     )
     return merged
+
+
+# fields that describe a run of a case rather than its judgement; a case judged twice may differ in these only
+_RUN_FIELDS = frozenset({"wall_s", "expected_verdict", "expected_reason"})
+
+
+def _judged_part(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in _RUN_FIELDS}
 
 
 _PART_FIELDS = (

@@ -149,6 +149,7 @@ def test_regen_keeps_every_parts_provenance(project: Path, tmp_path: Path):
     parts = merged["parts"]
     assert [p["git_sha"] for p in parts] == ["sha-a", "sha-b"]
     assert set(parts[0]["cases"]) == a_ids and set(parts[1]["cases"]) == b_ids
+    assert set(merged["rejudged"]) == {"git_sha", "at"}
     # merging the merged file with a third part keeps the first two rows
     from geomclaims.runner import merge_results, read_results
 

@@ -133,7 +133,11 @@ def test_regen_merges_disjoint_runs(base: dict, tmp_path: Path, fixture_root: Pa
     assert main(["gate", *parts, "--baseline", str(baseline), "--regen"]) == 0
     assert [c["id"] for c in json.loads(baseline.read_text())["claims"]] == [c["id"] for c in base["claims"]]
     assert main(["gate", *parts, "--baseline", str(baseline)]) == 0
-    assert main(["gate", parts[0], parts[0], "--baseline", str(baseline)]) == 2  # overlapping parts: an error
+    # a case in two parts: kept once if judged alike, an error if the parts disagree
+    assert main(["gate", *parts, parts[0], "--baseline", str(baseline)]) == 0
+    clash = copy.deepcopy(first)
+    clash["claims"][0]["verdict"] = "trivial" if clash["claims"][0]["verdict"] != "trivial" else "replicated"
+    assert main(["gate", *parts, str(_write(tmp_path, "c.json", clash)), "--baseline", str(baseline)]) == 2
 
 
 def test_verdict_flip_between_stable_decisive_verdicts_fails(base: dict):

@@ -202,3 +202,26 @@ def test_a_claim_bullet_stays_on_one_line_when_a_yaml_text_ends_in_a_newline():
     group = {"ids": ["C1"], "kind": "paper", "measurements": [[e]], "paper": "paper_x"}
     bullet = claim_bullet(group)
     assert "\n" not in bullet and "*Cases:*" in bullet
+
+
+def test_a_merged_report_lists_every_parts_provenance():
+    results = {
+        "git_sha": "sha-a",
+        "wall_s": 130.0,
+        "parts": [
+            {"git_sha": "sha-a", "created": "2026-12-04T09:42:23Z", "wall_s": 100.0, "cases": ["S1", "S2"]},
+            {"git_sha": "sha-b", "created": "2026-12-04T12:36:54Z", "wall_s": 30.0, "cases": ["S3[x]"]},
+        ],
+    }
+    lines = "\n".join(provenance_block(results, []))
+    assert "git (first part): `sha-a`" in lines and "(summed over the parts)" in lines
+    assert "merged from 2 parts" in lines
+    assert "part 2: git `sha-b`, created 2026-12-04T12:36:54Z, wall 30 s, 1 case(s), e.g. `S3[x]`" in lines
+    # a single run names no parts
+    assert "part" not in "\n".join(provenance_block({"git_sha": "sha-a", "wall_s": 5.0}, []))
+
+
+def test_a_regenerated_baseline_says_which_code_judged_it():
+    lines = "\n".join(provenance_block({"rejudged": {"git_sha": "abc", "at": "2026-12-04T14:30:00Z"}}, []))
+    assert "judged again from the stored samples" in lines and "git `abc`" in lines
+    assert "judged again" not in "\n".join(provenance_block({}, []))

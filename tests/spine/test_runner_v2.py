@@ -125,6 +125,19 @@ def test_merge_unions_code_versions_and_rejects_conflicts():
         merge_results([a, c])
 
 
+def test_merge_keeps_a_case_judged_identically_by_two_parts_once_and_rejects_a_conflict():
+    """Resumed parts with overlapping --claim patterns read the same stored jobs: one copy is kept."""
+    entry = {"id": "A", "paper": "p", "verdict": "replicated", "measured": {"value": 1.0}}
+    a = {"profile": "full", "claims": [dict(entry, wall_s=9.0, expected_verdict="inconclusive")]}
+    b = {"profile": "full", "claims": [dict(entry, wall_s=0.1), {"id": "B", "paper": "p"}]}
+    merged = merge_results([a, b])
+    assert [e["id"] for e in merged["claims"]] == ["A", "B"]
+    assert [row["cases"] for row in merged["parts"]] == [["A"], ["A", "B"]]
+    c = {"profile": "full", "claims": [dict(entry, verdict="trivial")]}
+    with pytest.raises(ValueError, match="'A' is in part 0 and part 1 with different judgements"):
+        merge_results([a, c])
+
+
 def test_claim_patterns_select_by_wildcard_and_keep_brackets_literal() -> None:
     papers = list(load_all(Path(__file__).parents[2] / "fixtures" / "spine" / "claims").values())
 
