@@ -49,10 +49,8 @@ def case_lines(claims: list[dict[str, Any]]) -> list[str]:
         counts = Counter(e["verdict"] for e in entries)
         pending = sum(e.get("expected_verdict") == PENDING for e in entries)
         expecting = len(entries) - pending
-        as_expected = sum(
-            e.get("expected_verdict") != PENDING and e["verdict"] == e.get("expected_verdict", "replicated")
-            for e in entries
-        )
+        # a verdict is never "pending", so a pending case is never counted as expected
+        as_expected = sum(e["verdict"] == e.get("expected_verdict", "replicated") for e in entries)
         spelled = ", ".join(f"{counts[v]} {v.replace('_', ' ')}" for v in VERDICT_ORDER if counts.get(v))
         tail = f"; {pending} with the expectation pending (first run in this profile)" if pending else ""
         lines.append(
@@ -145,19 +143,21 @@ def parts_provenance(parts: list[dict[str, Any]]) -> list[str]:
         return []
     lines = [f"- merged from {len(parts)} parts, each with its own run:"]
     for i, row in enumerate(parts, 1):
-        wall = row.get("wall_s")
         cases = row.get("cases") or []
         example = f", e.g. `{cases[0]}`" if cases else ""
         lines.append(
             f"  - part {i}: git `{row.get('git_sha', '?')}`, created {row.get('created', '?')}, wall "
-            f"{_duration(float(wall)) if isinstance(wall, int | float) else '?'}, {len(cases)} case(s){example}"
+            f"{_wall_text(row.get('wall_s'))}, {len(cases)} case(s){example}"
         )
     return lines
 
 
+def _wall_text(wall: Any) -> str:
+    return _duration(float(wall)) if isinstance(wall, int | float) else "?"
+
+
 def provenance_block(results: dict[str, Any], claims: list[dict[str, Any]]) -> list[str]:
-    wall = results.get("wall_s")
-    wall_text = _duration(float(wall)) if isinstance(wall, int | float) else "?"
+    wall_text = _wall_text(results.get("wall_s"))
     machine = results.get("machine") or {}
     how = ""
     if machine.get("executor"):
